@@ -1,0 +1,1 @@
+"""stoker: background jobs with a full history."""

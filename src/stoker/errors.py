@@ -1,0 +1,39 @@
+"""Exceptions stoker raises to its users."""
+
+from __future__ import annotations
+
+
+class StokerError(Exception):
+    """Base class of every error stoker raises on purpose."""
+
+
+class JobDefinitionError(TypeError, StokerError):
+    """The function given as a job cannot be run by a worker (lambda, closure, not importable)."""
+
+
+class ArgumentEncodingError(ValueError, StokerError):
+    """An argument or result cannot be stored as JSON."""
+
+
+class JobNotFoundError(KeyError, StokerError):
+    """No job with this id exists in the storage."""
+
+
+class StorageURLError(ValueError, StokerError):
+    """A storage URL that stoker cannot open."""
+
+
+class CronError(ValueError, StokerError):
+    """An invalid cron expression or time zone for a recurring job."""
+
+
+class JobTimeoutError(StokerError):
+    """Raised inside a job that ran longer than its timeout."""
+
+
+class JobCancelledError(StokerError):
+    """Raised inside a job that was deleted while it ran (cooperative cancellation)."""
+
+
+class ServerCrashedError(StokerError):
+    """Recorded for a job whose server died while running it."""

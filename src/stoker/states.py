@@ -1,0 +1,114 @@
+"""The seven job states as frozen values, and how each one is stored as a StateRecord."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from stoker.storage.base import FINAL_STATES, StateRecord
+
+# Stored `data` of each state (JSON objects; datetimes as ISO 8601 strings in UTC):
+#   Enqueued   {"queue": str}
+#   Scheduled  {"enqueue_at": iso, "queue": str}
+#   Processing {"server_id": str, "worker_id": str}
+#   Succeeded  {"result": tagged JSON value, "latency_ms": float, "duration_ms": float}
+#   Failed     {"exception_type": str, "message": str, "traceback": str}
+#   Deleted    {}
+#   Awaiting   {"parent_id": str, "on_states": [str, ...], "queue": str}
+
+
+@dataclass(frozen=True)
+class State:
+    """Base of every state; `reason` says why the job moved here (shown in history)."""
+
+    name: ClassVar[str] = ""
+    reason: str | None = field(default=None, kw_only=True)
+
+    @property
+    def is_final(self) -> bool:
+        return self.name in FINAL_STATES
+
+    def data(self) -> dict[str, Any]:
+        return {}
+
+    def to_record(self, created_at: datetime) -> StateRecord:
+        return StateRecord(self.name, created_at, self.reason, self.data())
+
+
+@dataclass(frozen=True)
+class Enqueued(State):
+    name: ClassVar[str] = "Enqueued"
+    queue: str = "default"
+
+    def data(self) -> dict[str, Any]:
+        return {"queue": self.queue}
+
+
+@dataclass(frozen=True)
+class Scheduled(State):
+    name: ClassVar[str] = "Scheduled"
+    enqueue_at: datetime
+    queue: str = "default"
+
+    def data(self) -> dict[str, Any]:
+        return {"enqueue_at": self.enqueue_at.isoformat(), "queue": self.queue}
+
+
+@dataclass(frozen=True)
+class Processing(State):
+    name: ClassVar[str] = "Processing"
+    server_id: str
+    worker_id: str
+
+    def data(self) -> dict[str, Any]:
+        return {"server_id": self.server_id, "worker_id": self.worker_id}
+
+
+@dataclass(frozen=True)
+class Succeeded(State):
+    name: ClassVar[str] = "Succeeded"
+    result: Any = None  # already tagged-JSON-compatible (see stoker.codec.to_json_value)
+    latency_ms: float = 0.0
+    duration_ms: float = 0.0
+
+    def data(self) -> dict[str, Any]:
+        return {"result": self.result, "latency_ms": self.latency_ms, "duration_ms": self.duration_ms}
+
+
+@dataclass(frozen=True)
+class Failed(State):
+    name: ClassVar[str] = "Failed"
+    exception_type: str
+    message: str
+    traceback: str = ""
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "exception_type": self.exception_type,
+            "message": self.message,
+            "traceback": self.traceback,
+        }
+
+
+@dataclass(frozen=True)
+class Deleted(State):
+    name: ClassVar[str] = "Deleted"
+
+
+@dataclass(frozen=True)
+class Awaiting(State):
+    name: ClassVar[str] = "Awaiting"
+    parent_id: str
+    on_states: tuple[str, ...] = ("Succeeded",)
+    queue: str = "default"
+
+    def data(self) -> dict[str, Any]:
+        return {"parent_id": self.parent_id, "on_states": list(self.on_states), "queue": self.queue}
+
+
+STATE_CLASSES: Mapping[str, type[State]] = {
+    cls.name: cls
+    for cls in (Enqueued, Scheduled, Processing, Succeeded, Failed, Deleted, Awaiting)
+}

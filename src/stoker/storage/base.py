@@ -1,0 +1,350 @@
+"""The storage contract: the records storages keep and the protocols every storage implements.
+
+Storages are domain-level: they know jobs, states, queues, schedules, recurring jobs and servers,
+and perform each step of a job's life in ONE transaction (or one Lua script). Time is always passed
+in by the caller, so every storage behaves deterministically under a fake clock. The semantics are
+pinned down by `stoker.testing.contract`, which every storage passes unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+# States after which a job never runs again on its own. Failed is not final: people requeue it.
+FINAL_STATES: frozenset[str] = frozenset({"Succeeded", "Deleted"})
+STATE_NAMES: tuple[str, ...] = (
+    "Enqueued",
+    "Scheduled",
+    "Processing",
+    "Succeeded",
+    "Failed",
+    "Deleted",
+    "Awaiting",
+)
+
+
+@dataclass(frozen=True)
+class StateRecord:
+    """One entry of a job's state history."""
+
+    name: str
+    created_at: datetime
+    reason: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job to create. `state` is Enqueued, Scheduled or Awaiting."""
+
+    function: str
+    args: str  # tagged JSON text of the positional arguments (a list)
+    kwargs: str  # tagged JSON text of the keyword arguments (an object)
+    queue: str
+    state: StateRecord
+    created_at: datetime
+    params: Mapping[str, Any] = field(default_factory=dict)
+    run_at: datetime | None = None  # Scheduled: when it becomes Enqueued
+    parent_id: str | None = None  # Awaiting: the job it continues
+    # Awaiting: parent states that release the child to Enqueued. If the parent reaches another
+    # final state instead, the child is Deleted ("continuation condition not met").
+    on_states: tuple[str, ...] = ()
+    # Awaiting: expiry for a child deleted because its parent ended the wrong way.
+    deleted_expire_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CounterIncrement:
+    """Add `by` to counter `key`; a counter with `expire_at` disappears after that time."""
+
+    key: str
+    by: int = 1
+    expire_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """Move one job to `state`, only if it is in an expected state (compare-and-set).
+
+    Applied in one transaction together with: the history row, the queue/schedule placement,
+    the job's expiry, parameter updates, counter increments and (if `release_continuations`)
+    the resolution of every Awaiting child of this job.
+    """
+
+    job_id: str
+    state: StateRecord
+    expected_states: tuple[str, ...] = ()  # empty: any current state
+    expected_state_id: int | None = None  # fencing token: the job's state_id must be this
+    queue: str | None = None  # Enqueued: the queue to put the job on (also becomes job.queue)
+    run_at: datetime | None = None  # Scheduled: when it becomes Enqueued
+    expire_at: datetime | None = None  # final states: when the job is removed from storage
+    params: Mapping[str, Any] = field(default_factory=dict)  # merged into the job's params
+    counters: tuple[CounterIncrement, ...] = ()
+    release_continuations: bool = False
+    deleted_children_expire_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FetchedJob:
+    """A job claimed by a worker and moved to Processing."""
+
+    id: str
+    function: str
+    args: str
+    kwargs: str
+    queue: str
+    params: Mapping[str, Any]
+    created_at: datetime
+    enqueued_at: datetime  # when it entered Enqueued, for latency
+    state_id: int  # fencing token of this Processing state
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A job as the monitor lists it."""
+
+    id: str
+    function: str
+    args: str
+    kwargs: str
+    queue: str
+    params: Mapping[str, Any]
+    created_at: datetime
+    state: StateRecord
+    state_id: int
+    expire_at: datetime | None = None
+    parent_id: str | None = None
+    progress: float | None = None
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """A line a running job wrote with `current_job().log()`."""
+
+    created_at: datetime
+    message: str
+
+
+@dataclass(frozen=True)
+class JobDetails:
+    """Everything stored about one job."""
+
+    job: JobRecord
+    history: tuple[StateRecord, ...]  # oldest first; history[-1] is the current state
+    logs: tuple[LogLine, ...]
+    continuations: tuple[str, ...]  # ids of the jobs that continue this one
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    """A running `stoker server` (or embedded server)."""
+
+    id: str
+    hostname: str
+    pid: int
+    workers: int
+    queues: tuple[str, ...]
+    started_at: datetime
+    heartbeat_at: datetime
+
+
+@dataclass(frozen=True)
+class RecurringRecord:
+    """A recurring job definition and its bookkeeping."""
+
+    id: str
+    cron: str
+    timezone: str
+    function: str
+    args: str
+    kwargs: str
+    queue: str
+    params: Mapping[str, Any]
+    next_run: datetime | None  # None while paused
+    created_at: datetime
+    misfire: str = "once"  # "once" | "all" | "skip"
+    paused: bool = False
+    last_run: datetime | None = None
+    last_job_id: str | None = None
+    error: str | None = None  # last error while scheduling, shown to people
+
+
+@runtime_checkable
+class Monitor(Protocol):
+    """Read-only queries for the dashboard, the CLI and `App.get_job`."""
+
+    def count_by_state(self) -> dict[str, int]:
+        """Number of jobs in each state; every name of STATE_NAMES is present."""
+        ...
+
+    def list_jobs(
+        self,
+        state: str,
+        *,
+        queue: str | None = None,
+        search: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        newest_first: bool = True,
+    ) -> list[JobRecord]:
+        """Jobs in `state`, ordered by the time they entered it; `search` matches the id
+        exactly, or the function name or argument text as a case-insensitive substring."""
+        ...
+
+    def count_jobs(self, state: str, *, queue: str | None = None, search: str | None = None) -> int:
+        """How many jobs `list_jobs` would page through."""
+        ...
+
+    def job_details(self, job_id: str) -> JobDetails | None:
+        """The job with its whole history, log lines and continuations; None if unknown."""
+        ...
+
+    def job_states(self, job_ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """Current (state name, state_id) of each known job."""
+        ...
+
+    def list_servers(self) -> list[ServerRecord]:
+        """Servers that announced themselves and were not removed."""
+        ...
+
+    def processing_counts(self) -> dict[str, int]:
+        """Number of jobs in Processing per server id."""
+        ...
+
+    def queue_lengths(self) -> dict[str, int]:
+        """Number of Enqueued jobs per queue (queues with none may be absent)."""
+        ...
+
+    def list_recurring(self) -> list[RecurringRecord]:
+        """Every recurring job, ordered by id."""
+        ...
+
+    def get_recurring(self, recurring_id: str) -> RecurringRecord | None:
+        """One recurring job, or None."""
+        ...
+
+    def get_counters(self, keys: Sequence[str]) -> dict[str, int]:
+        """Values of the counters (0 for a missing or expired key)."""
+        ...
+
+
+@runtime_checkable
+class Storage(Monitor, Protocol):
+    """Everything the client and the server need from a storage."""
+
+    # --- jobs -------------------------------------------------------------------------------
+    def create_jobs(self, jobs: Sequence[NewJob]) -> list[str]:
+        """Create jobs in one transaction and return their ids, in order.
+
+        An Awaiting job whose parent is already in one of its `on_states` is created Enqueued;
+        one whose parent already reached another final state is created Deleted. A missing
+        parent raises JobNotFoundError and nothing is stored."""
+        ...
+
+    def fetch_next(
+        self, queues: Sequence[str], server_id: str, worker_id: str, now: datetime
+    ) -> FetchedJob | None:
+        """Claim the oldest Enqueued job of the first non-empty queue (queues in priority
+        order) and move it to Processing, in one step; None if every queue is empty."""
+        ...
+
+    def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
+        """Block up to `timeout` seconds, returning early when a job may have been enqueued."""
+        ...
+
+    def change_state(self, change: StateChange) -> bool:
+        """Apply `change` if the job is in an expected state; False (and nothing written) if
+        it is not, or if the job does not exist."""
+        ...
+
+    def set_progress(self, job_id: str, progress: float) -> None:
+        """Record how far a running job is (0.0 .. 1.0)."""
+        ...
+
+    def append_log(self, job_id: str, line: LogLine) -> None:
+        """Store a log line with the job."""
+        ...
+
+    def enqueue_due_scheduled(self, now: datetime, limit: int) -> int:
+        """Move up to `limit` Scheduled jobs whose time has come to Enqueued; return how many."""
+        ...
+
+    def delete_expired(self, now: datetime, limit: int) -> int:
+        """Remove up to `limit` jobs (with history and logs) whose expiry has passed, and
+        expired counters; return the number of jobs removed."""
+        ...
+
+    # --- recurring jobs -----------------------------------------------------------------------
+    def save_recurring(self, record: RecurringRecord) -> None:
+        """Create or update a recurring job; an update keeps last_run and last_job_id."""
+        ...
+
+    def remove_recurring(self, recurring_id: str) -> bool:
+        """Delete a recurring job definition; False if there was none."""
+        ...
+
+    def set_recurring_paused(
+        self, recurring_id: str, paused: bool, next_run: datetime | None
+    ) -> bool:
+        """Pause (next_run None) or resume (next_run given); False if unknown."""
+        ...
+
+    def due_recurring(self, now: datetime, limit: int) -> list[RecurringRecord]:
+        """Unpaused recurring jobs whose next_run <= now."""
+        ...
+
+    def fire_recurring(
+        self,
+        recurring_id: str,
+        expected_next_run: datetime,
+        next_run: datetime | None,
+        jobs: Sequence[NewJob],
+        now: datetime,
+    ) -> list[str] | None:
+        """Exactly-once step of the recurring scheduler: if the recurring job's next_run is still
+        `expected_next_run`, create `jobs`, set next_run and (if a job was created) last_run and
+        last_job_id, all in one transaction, and return the new ids. None if another server won."""
+        ...
+
+    def record_recurring_error(self, recurring_id: str, error: str | None) -> None:
+        """Remember (or clear) a scheduling error to show to people."""
+        ...
+
+    # --- servers --------------------------------------------------------------------------------
+    def announce_server(self, server: ServerRecord) -> None:
+        """Register (or re-register) a server."""
+        ...
+
+    def heartbeat(self, server_id: str, now: datetime) -> bool:
+        """Refresh a server's heartbeat; False if it is no longer registered (it was presumed
+        dead), in which case the server must announce itself again."""
+        ...
+
+    def remove_server(self, server_id: str) -> None:
+        """Unregister a server that stops."""
+        ...
+
+    def remove_dead_servers(self, heartbeat_before: datetime) -> list[str]:
+        """Unregister servers whose last heartbeat is older than `heartbeat_before`."""
+        ...
+
+    def requeue_orphaned_jobs(self, now: datetime, limit: int) -> list[str]:
+        """Move Processing jobs whose server is no longer registered back to Enqueued (history
+        says why and increments the job's `crashes` parameter); return their ids."""
+        ...
+
+    # --- locks --------------------------------------------------------------------------------
+    def acquire_lock(self, name: str, owner: str, ttl: float, now: datetime) -> bool:
+        """Take (or extend, for the same owner) a named lock for `ttl` seconds."""
+        ...
+
+    def release_lock(self, name: str, owner: str) -> None:
+        """Give a lock back if `owner` holds it."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
