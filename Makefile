@@ -16,8 +16,8 @@ demo: $(STAMP)
 	$(BIN)/stoker demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests $(wildcard benchmarks examples)
+	$(BIN)/ruff format --check src tests $(wildcard benchmarks examples)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -52,7 +52,9 @@ def to_json_value(value: Any, path: str = "value") -> Any:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ArgumentEncodingError(f"{path}: {value!r} is not a finite number; JSON cannot hold it")
+            raise ArgumentEncodingError(
+                f"{path}: {value!r} is not a finite number; JSON cannot hold it"
+            )
         return value
     if isinstance(value, list):
         return [to_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]

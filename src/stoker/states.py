@@ -74,7 +74,11 @@ class Succeeded(State):
     duration_ms: float = 0.0
 
     def data(self) -> dict[str, Any]:
-        return {"result": self.result, "latency_ms": self.latency_ms, "duration_ms": self.duration_ms}
+        return {
+            "result": self.result,
+            "latency_ms": self.latency_ms,
+            "duration_ms": self.duration_ms,
+        }
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,5 @@ class Awaiting(State):
 
 
 STATE_CLASSES: Mapping[str, type[State]] = {
-    cls.name: cls
-    for cls in (Enqueued, Scheduled, Processing, Succeeded, Failed, Deleted, Awaiting)
+    cls.name: cls for cls in (Enqueued, Scheduled, Processing, Succeeded, Failed, Deleted, Awaiting)
 }

@@ -45,6 +45,8 @@ def open_storage(url: str, **options: Any) -> Storage:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         hint = f"; install it with: pip install 'stoker[{extra}]'" if extra else ""
-        raise StorageURLError(f"the {scheme} storage needs a missing package ({exc.name}){hint}") from exc
+        raise StorageURLError(
+            f"the {scheme} storage needs a missing package ({exc.name}){hint}"
+        ) from exc
     storage: Storage = getattr(module, class_name).from_url(url, **options)
     return storage

@@ -1,0 +1,238 @@
+"""Job writes of the PostgreSQL storage: create, fetch, change state, schedule, expire, requeue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Json, Jsonb
+
+from stoker.errors import JobNotFoundError
+from stoker.storage.base import (
+    FINAL_STATES,
+    FetchedJob,
+    LogLine,
+    NewJob,
+    StateChange,
+    StateRecord,
+)
+from stoker.storage.postgres_db import Conn, PostgresBase, parse_job_id
+
+ENQUEUED_BY_SCHEDULER = "Scheduled time reached"
+REQUEUED_ORPHAN = "Server %s stopped responding; job requeued"
+CONTINUATION_MET = "Parent job %s reached %s"
+CONTINUATION_NOT_MET = "continuation condition not met"
+FOLD_LOCK_CLASS = 0x570CE3  # advisory lock (class, hashtext(schema)) of the shard folder
+
+_BATCH_COLUMNS = (
+    "function", "args", "kwargs", "queue", "params", "created_at", "state", "reason", "data",
+    "state_at", "run_at", "expire_at", "parent_id", "on_states", "deleted_expire_at",
+)  # fmt: skip
+
+
+def _effective_state(job: NewJob, parent_state: str | None) -> tuple[StateRecord, datetime | None]:
+    """The state a new job really starts in, and its expiry, given its parent's state now."""
+    if job.state.name != "Awaiting" or parent_state is None:
+        return job.state, None
+    at, parent = job.state.created_at, job.parent_id
+    if parent_state in job.on_states:
+        reason = CONTINUATION_MET % (parent, parent_state)
+        return StateRecord("Enqueued", at, reason, {"queue": job.queue}), None
+    if parent_state in FINAL_STATES:
+        return StateRecord("Deleted", at, CONTINUATION_NOT_MET, {}), job.deleted_expire_at
+    return job.state, None
+
+
+def _batch_params(jobs: Sequence[NewJob], parent_states: Mapping[str, str]) -> dict[str, Any]:
+    """Column arrays for the single multi-row INSERT of CREATE_JOBS."""
+    columns: dict[str, list[Any]] = {name: [] for name in _BATCH_COLUMNS}
+    for job in jobs:
+        parent_state = parent_states.get(job.parent_id) if job.parent_id else None
+        state, expire_at = _effective_state(job, parent_state)
+        row = (
+            job.function, job.args, job.kwargs, job.queue, Jsonb(dict(job.params)),
+            job.created_at, state.name, state.reason, Json(dict(state.data)), state.created_at,
+            job.run_at if state.name == "Scheduled" else None, expire_at,
+            parse_job_id(job.parent_id) if job.parent_id else None,
+            ",".join(job.on_states) if job.on_states else None, job.deleted_expire_at,
+        )  # fmt: skip
+        for name, value in zip(_BATCH_COLUMNS, row, strict=True):
+            columns[name].append(value)
+    return columns
+
+
+def _counter_arrays(change: StateChange) -> dict[str, list[Any]]:
+    # One row per key: ON CONFLICT cannot update the same row twice in one statement.
+    merged: dict[str, tuple[int, datetime | None]] = {}
+    for inc in change.counters:
+        total, _ = merged.get(inc.key, (0, None))
+        merged[inc.key] = (total + inc.by, inc.expire_at)
+    return {
+        "counter_keys": list(merged),
+        "counter_by": [by for by, _ in merged.values()],
+        "counter_expire": [expire for _, expire in merged.values()],
+    }
+
+
+def _change_params(change: StateChange, job_id: int) -> dict[str, Any]:
+    """Parameters of CHANGE_STATE / CHANGE_STATE_RELEASE for one StateChange."""
+    state = change.state
+    return {
+        "id": job_id,
+        "expected": list(change.expected_states) if change.expected_states else None,
+        "state_id": change.expected_state_id,
+        "name": state.name,
+        "reason": state.reason,
+        "data": Json(dict(state.data)),
+        "at": state.created_at,
+        "queue": change.queue,
+        "run_at": change.run_at if state.name == "Scheduled" else None,
+        "expire_at": change.expire_at,
+        "server_id": state.data.get("server_id") if state.name == "Processing" else None,
+        "params": Jsonb(dict(change.params)),
+        "final": state.name in FINAL_STATES,
+        "enqueued_reason": CONTINUATION_MET % (change.job_id, state.name),
+        "deleted_reason": CONTINUATION_NOT_MET,
+        "deleted_expire_at": change.deleted_children_expire_at,
+        **_counter_arrays(change),
+    }
+
+
+class JobWrites(PostgresBase):
+    """The write half of the job life cycle; each method is one transaction."""
+
+    def create_jobs(self, jobs: Sequence[NewJob]) -> list[str]:
+        if not jobs:
+            return []
+        has_parents = any(job.parent_id for job in jobs)
+        return self._db.run(
+            lambda conn: self._insert_jobs(conn, jobs),
+            transaction=has_parents,
+            idempotent=False,
+        )
+
+    def _insert_jobs(self, conn: Conn, jobs: Sequence[NewJob]) -> list[str]:
+        parent_states = self._lock_parents(conn, [job.parent_id for job in jobs if job.parent_id])
+        columns = _batch_params(jobs, parent_states)
+        if len(jobs) == 1:
+            single = {name: values[0] for name, values in columns.items()}
+            rows = conn.execute(self._q["create_job"], single).fetchall()
+        else:
+            rows = conn.execute(self._q["create_jobs"], columns).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def _lock_parents(self, conn: Conn, parent_ids: list[str]) -> dict[str, str]:
+        """Current states of the parents, whose rows stay locked until the children are
+        committed: a parent cannot finish (and resolve its children) between this read and
+        the insert, and one that is finishing right now is waited for and seen finished."""
+        if not parent_ids:
+            return {}
+        numbers: dict[int, str] = {}
+        for pid in sorted(set(parent_ids)):
+            num = parse_job_id(pid)
+            if num is None:
+                raise JobNotFoundError(pid)
+            numbers[num] = pid
+        ids = sorted(numbers)
+        counts = [sum(1 for pid in parent_ids if pid == numbers[num]) for num in ids]
+        rows = conn.execute(self._q["lock_parents"], {"ids": ids, "counts": counts}).fetchall()
+        found = {int(row[0]): str(row[1]) for row in rows}
+        for num, pid in numbers.items():
+            if num not in found:
+                raise JobNotFoundError(pid)
+        return {pid: found[num] for num, pid in numbers.items()}
+
+    def fetch_next(
+        self, queues: Sequence[str], server_id: str, worker_id: str, now: datetime
+    ) -> FetchedJob | None:
+        if not queues:
+            return None
+        params: dict[str, Any] = {
+            "queues": list(queues),
+            "server_id": server_id,
+            "worker_id": worker_id,
+            "now": now,
+        }
+        row = self._db.run(
+            lambda conn: conn.execute(self._q["fetch_next"], params).fetchone(),
+            idempotent=False,
+        )
+        if row is None:
+            return None
+        return FetchedJob(
+            id=str(row[0]),
+            function=row[1],
+            args=row[2],
+            kwargs=row[3],
+            queue=row[4],
+            params=row[5],
+            created_at=row[6],
+            enqueued_at=row[7],
+            state_id=int(row[8]),
+        )
+
+    def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
+        self._listener.wait(queues, timeout)
+
+    def change_state(self, change: StateChange) -> bool:
+        job_id = parse_job_id(change.job_id)
+        if job_id is None:
+            return False
+        params = _change_params(change, job_id)
+        if not change.release_continuations:
+            row = self._db.run(
+                lambda conn: conn.execute(self._q["change_state"], params).fetchone(),
+                idempotent=False,
+            )
+            return row is not None
+        row = self._db.run(
+            lambda conn: conn.execute(self._q["change_state_release"], params).fetchone(),
+            idempotent=False,
+        )
+        if row is None:
+            return False
+        if row[2]:
+            # A child was created while this change waited for the parent's row lock.
+            self._execute("release_children", {**params, "parent_id": job_id})
+        return True
+
+    def set_progress(self, job_id: str, progress: float) -> None:
+        num = parse_job_id(job_id)
+        if num is not None:
+            self._execute("set_progress", {"id": num, "progress": float(progress)})
+
+    def append_log(self, job_id: str, line: LogLine) -> None:
+        num = parse_job_id(job_id)
+        if num is None:
+            return
+        params = {"id": num, "at": line.created_at, "message": line.message}
+        self._db.run(lambda conn: conn.execute(self._q["append_log"], params), idempotent=False)
+
+    def enqueue_due_scheduled(self, now: datetime, limit: int) -> int:
+        params = {"now": now, "limit": limit, "reason": ENQUEUED_BY_SCHEDULER}
+        row = self._db.run(lambda conn: conn.execute(self._q["enqueue_due"], params).fetchone())
+        return int(row[0]) if row else 0
+
+    def requeue_orphaned_jobs(self, now: datetime, limit: int) -> list[str]:
+        params = {"now": now, "limit": limit, "reason": REQUEUED_ORPHAN}
+        rows = self._db.run(
+            lambda conn: conn.execute(self._q["requeue_orphans"], params).fetchall()
+        )
+        return [str(row[0]) for row in rows]
+
+    def delete_expired(self, now: datetime, limit: int) -> int:
+        def body(conn: Conn) -> int:
+            row = conn.execute(self._q["delete_expired"], {"now": now, "limit": limit}).fetchone()
+            conn.execute(self._q["delete_expired_counters"], {"now": now})
+            # Housekeeping rides along: fold the count shards of ended backends (one folder
+            # at a time; the others skip it rather than wait).
+            locked = conn.execute(
+                self._q["try_fold_lock"], {"key": self._schema, "lock_class": FOLD_LOCK_CLASS}
+            ).fetchone()
+            if locked and locked[0]:
+                conn.execute(self._q["fold_shards"])
+                conn.execute(self._q["fold_counter_shards"])
+            return int(row[0]) if row else 0
+
+        return self._db.run(body, transaction=True)

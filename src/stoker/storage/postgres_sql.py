@@ -1,0 +1,304 @@
+"""The SQL of a job's life in PostgreSQL (create, fetch, change state) and its rendering."""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+# Placeholders: {s} the schema, {job_seq}/{state_seq} the id sequences, {chan} the NOTIFY
+# channel. Every statement is parameterised; they are rendered once per storage.
+#
+# Shared fragments. `moved` rows carry (old_state, old_queue, new_state, new_queue); the count
+# fragment turns them into per-(state, queue) deltas in this backend's own shard row, so no
+# two workers ever wait on the same counter row.
+_COUNT_MOVED = """
+counts AS (
+    INSERT INTO {s}.state_count AS c (state, queue, shard, n)
+    SELECT state, queue, pg_backend_pid(), sum(d) FROM (
+        SELECT old_state, old_queue, -1 FROM moved WHERE old_state IS NOT NULL
+        UNION ALL
+        SELECT new_state, new_queue, 1 FROM moved WHERE new_state IS NOT NULL
+    ) AS x (state, queue, d)
+    GROUP BY state, queue HAVING sum(d) <> 0
+    ON CONFLICT (state, queue, shard) DO UPDATE SET n = c.n + excluded.n
+),
+notified AS (
+    SELECT pg_notify({chan}, new_queue || ' ' || count(*)) AS sent
+    FROM moved WHERE new_state = 'Enqueued' GROUP BY new_queue
+)"""
+
+# What follows the `src` rows of new jobs: the three inserts, the counts and the NOTIFY.
+_CREATE_TAIL = """
+jobs AS (
+    INSERT INTO {s}.job (id, queue, state, state_id, state_at, created_at, params, run_at,
+        expire_at, parent_id, on_states, deleted_expire_at)
+    SELECT id, queue, state, sid, state_at, created_at, params, run_at, expire_at, parent_id,
+        string_to_array(on_states, ','), deleted_expire_at
+    FROM src
+),
+payload AS (
+    INSERT INTO {s}.job_payload (job_id, function, args, kwargs)
+    SELECT id, function, args, kwargs FROM src
+),
+history AS (
+    INSERT INTO {s}.job_state (id, job_id, name, reason, data, created_at)
+    SELECT sid, id, state, reason, data, state_at FROM src
+),
+moved AS (
+    SELECT NULL::text AS old_state, NULL::text AS old_queue, state AS new_state,
+        queue AS new_queue
+    FROM src
+),
+{counts}
+SELECT id, (SELECT count(*) FROM notified) FROM src ORDER BY ord
+"""
+
+# Many jobs: one multi-row INSERT fed by unnest() of one array per column (one round trip).
+CREATE_JOBS = """
+WITH src AS (
+    SELECT nextval({job_seq}) AS id, nextval({state_seq}) AS sid, u.*
+    FROM unnest(
+        %(function)s::text[], %(args)s::text[], %(kwargs)s::text[], %(queue)s::text[],
+        %(params)s::jsonb[], %(created_at)s::timestamptz[], %(state)s::text[],
+        %(reason)s::text[], %(data)s::json[], %(state_at)s::timestamptz[],
+        %(run_at)s::timestamptz[], %(expire_at)s::timestamptz[], %(parent_id)s::bigint[],
+        %(on_states)s::text[], %(deleted_expire_at)s::timestamptz[]
+    ) WITH ORDINALITY AS u (function, args, kwargs, queue, params, created_at, state, reason,
+        data, state_at, run_at, expire_at, parent_id, on_states, deleted_expire_at, ord)
+),
+{create_tail}"""
+
+# One job (the common enqueue): scalar parameters, which psycopg adapts much faster than arrays.
+CREATE_JOB = """
+WITH src AS (
+    SELECT nextval({job_seq}) AS id, nextval({state_seq}) AS sid, 1 AS ord,
+        %(function)s::text AS function, %(args)s::text AS args, %(kwargs)s::text AS kwargs,
+        %(queue)s::text AS queue, %(params)s::jsonb AS params,
+        %(created_at)s::timestamptz AS created_at, %(state)s::text AS state,
+        %(reason)s::text AS reason, %(data)s::json AS data,
+        %(state_at)s::timestamptz AS state_at, %(run_at)s::timestamptz AS run_at,
+        %(expire_at)s::timestamptz AS expire_at, %(parent_id)s::bigint AS parent_id,
+        %(on_states)s::text AS on_states, %(deleted_expire_at)s::timestamptz AS deleted_expire_at
+),
+{create_tail}"""
+
+# The LATERAL subquery runs once per queue in array order and stops at the first queue that
+# yields a row (nested loop + LIMIT 1), so only one row is ever locked. SKIP LOCKED lets
+# concurrent workers pass each other instead of queueing on the same row.
+FETCH_NEXT = """
+WITH picked AS (
+    SELECT j.id, j.queue, j.state_at
+    FROM unnest(%(queues)s::text[]) AS q (name)
+    CROSS JOIN LATERAL (
+        SELECT id, queue, state_at FROM {s}.job
+        WHERE state = 'Enqueued' AND queue = q.name
+        ORDER BY state_at, state_id
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+    ) AS j
+    LIMIT 1
+),
+history AS (
+    INSERT INTO {s}.job_state (job_id, name, reason, data, created_at)
+    SELECT id, 'Processing', NULL,
+        json_build_object('server_id', %(server_id)s::text, 'worker_id', %(worker_id)s::text),
+        %(now)s
+    FROM picked
+    RETURNING id, job_id
+),
+updated AS (
+    UPDATE {s}.job AS j
+    SET state = 'Processing', state_id = history.id, state_at = %(now)s,
+        server_id = %(server_id)s, run_at = NULL, expire_at = NULL
+    FROM history WHERE j.id = history.job_id
+    RETURNING j.id, j.queue, j.params, j.created_at, j.state_id
+),
+moved AS (
+    SELECT 'Enqueued'::text AS old_state, queue AS old_queue, 'Processing'::text AS new_state,
+        queue AS new_queue
+    FROM updated
+),
+{counts}
+SELECT u.id, p.function, p.args, p.kwargs, u.queue, u.params, u.created_at, picked.state_at,
+    u.state_id
+FROM updated AS u
+JOIN picked ON picked.id = u.id
+JOIN {s}.job_payload AS p ON p.job_id = u.id
+"""
+
+# Compare-and-set on the current state (and fencing token); FOR UPDATE re-checks the
+# condition against the latest committed row if another transaction changed it meanwhile.
+_CHANGE_HEAD = """
+cur AS (
+    SELECT id, state, queue, children FROM {s}.job
+    WHERE id = %(id)s
+        AND (%(expected)s::text[] IS NULL OR state = ANY(%(expected)s::text[]))
+        AND (%(state_id)s::bigint IS NULL OR state_id = %(state_id)s::bigint)
+    FOR UPDATE
+),
+history AS (
+    INSERT INTO {s}.job_state (job_id, name, reason, data, created_at)
+    SELECT id, %(name)s, %(reason)s, %(data)s, %(at)s FROM cur
+    RETURNING id, job_id
+),
+updated AS (
+    UPDATE {s}.job AS j
+    SET state = %(name)s, state_id = history.id, state_at = %(at)s,
+        queue = coalesce(%(queue)s, j.queue), run_at = %(run_at)s, expire_at = %(expire_at)s,
+        server_id = %(server_id)s, params = j.params || %(params)s::jsonb
+    FROM history WHERE j.id = history.job_id
+    RETURNING j.id, j.queue
+),
+bumped AS (
+    INSERT INTO {s}.counter AS c (key, shard, value, expire_at)
+    SELECT k, pg_backend_pid(), b, e
+    FROM unnest(%(counter_keys)s::text[], %(counter_by)s::bigint[],
+        %(counter_expire)s::timestamptz[]) AS x (k, b, e)
+    WHERE EXISTS (SELECT FROM updated)
+    ON CONFLICT (key, shard) DO UPDATE SET value = c.value + excluded.value,
+        expire_at = excluded.expire_at
+),"""
+
+CHANGE_STATE = """
+WITH {change_head}
+moved AS (
+    SELECT cur.state AS old_state, cur.queue AS old_queue, %(name)s::text AS new_state,
+        u.queue AS new_queue
+    FROM updated AS u JOIN cur ON cur.id = u.id
+),
+{counts}
+SELECT id, (SELECT count(*) FROM notified), false FROM updated
+"""
+
+# The change plus the resolution of the job's Awaiting children, in one statement. The kids
+# are found in the statement's snapshot, which misses a child committed after the snapshot
+# was taken but before the parent row was locked (create_jobs holds the parent locked while
+# it inserts the child). Creating a child bumps the parent's `children` column, so comparing
+# the snapshot's value (`before`) with the locked row's (`cur`) detects exactly that case;
+# the caller then runs RELEASE_CHILDREN, whose fresh snapshot sees the child.
+CHANGE_STATE_RELEASE = """
+WITH before AS (SELECT children FROM {s}.job WHERE id = %(id)s),
+{change_head}
+kids AS (
+    SELECT k.id, k.queue,
+        CASE WHEN %(name)s = ANY(k.on_states) THEN 'Enqueued' ELSE 'Deleted' END AS new_state
+    FROM {s}.job AS k
+    WHERE k.parent_id = %(id)s AND k.state = 'Awaiting'
+        AND (%(name)s = ANY(k.on_states) OR %(final)s::boolean)
+        AND EXISTS (SELECT FROM cur)
+    ORDER BY k.id
+    FOR UPDATE
+),
+kid_history AS (
+    INSERT INTO {s}.job_state (job_id, name, reason, data, created_at)
+    SELECT id, new_state,
+        CASE WHEN new_state = 'Enqueued' THEN %(enqueued_reason)s ELSE %(deleted_reason)s END,
+        CASE WHEN new_state = 'Enqueued' THEN json_build_object('queue', queue)
+             ELSE json_build_object() END,
+        %(at)s
+    FROM kids
+    ORDER BY id
+    RETURNING id, job_id, name
+),
+kid_updated AS (
+    UPDATE {s}.job AS j
+    SET state = h.name, state_id = h.id, state_at = %(at)s,
+        expire_at = CASE WHEN h.name = 'Deleted'
+            THEN coalesce(%(deleted_expire_at)s, j.deleted_expire_at) END
+    FROM kid_history AS h WHERE j.id = h.job_id
+    RETURNING j.id, j.queue, j.state
+),
+moved AS (
+    SELECT cur.state AS old_state, cur.queue AS old_queue, %(name)s::text AS new_state,
+        u.queue AS new_queue
+    FROM updated AS u JOIN cur ON cur.id = u.id
+    UNION ALL
+    SELECT 'Awaiting', queue, state, queue FROM kid_updated
+),
+{counts}
+SELECT u.id, (SELECT count(*) FROM notified),
+    cur.children IS DISTINCT FROM (SELECT children FROM before)
+FROM updated AS u JOIN cur ON cur.id = u.id
+"""
+
+# Resolution of the Awaiting children of a parent that is already in its new state (committed):
+# the rare follow-up of CHANGE_STATE_RELEASE when a child appeared during its lock wait.
+RELEASE_CHILDREN = """
+WITH kids AS (
+    SELECT id, queue, deleted_expire_at,
+        CASE WHEN %(name)s = ANY(on_states) THEN 'Enqueued'
+             WHEN %(final)s::boolean THEN 'Deleted' END AS new_state
+    FROM {s}.job
+    WHERE parent_id = %(parent_id)s AND state = 'Awaiting'
+        AND EXISTS (
+            SELECT FROM {s}.job AS p WHERE p.id = %(parent_id)s AND p.state = %(name)s)
+    ORDER BY id
+    FOR UPDATE
+),
+history AS (
+    INSERT INTO {s}.job_state (job_id, name, reason, data, created_at)
+    SELECT id, new_state,
+        CASE WHEN new_state = 'Enqueued' THEN %(enqueued_reason)s ELSE %(deleted_reason)s END,
+        CASE WHEN new_state = 'Enqueued' THEN json_build_object('queue', queue)
+             ELSE json_build_object() END,
+        %(at)s
+    FROM kids WHERE new_state IS NOT NULL
+    ORDER BY id
+    RETURNING id, job_id, name
+),
+updated AS (
+    UPDATE {s}.job AS j
+    SET state = history.name, state_id = history.id, state_at = %(at)s,
+        expire_at = CASE WHEN history.name = 'Deleted'
+            THEN coalesce(%(deleted_expire_at)s, j.deleted_expire_at) END
+    FROM history WHERE j.id = history.job_id
+    RETURNING j.id, j.queue, j.state
+),
+moved AS (
+    SELECT 'Awaiting'::text AS old_state, queue AS old_queue, state AS new_state,
+        queue AS new_queue
+    FROM updated
+),
+{counts}
+SELECT id, (SELECT count(*) FROM notified) FROM updated
+"""
+
+WRITE_QUERIES: dict[str, str] = {
+    "create_jobs": CREATE_JOBS,
+    "create_job": CREATE_JOB,
+    "fetch_next": FETCH_NEXT,
+    "change_state": CHANGE_STATE,
+    "change_state_release": CHANGE_STATE_RELEASE,
+    "release_children": RELEASE_CHILDREN,
+}
+
+
+def render(
+    templates: dict[str, str],
+    schema: str,
+    channel: str,
+    fragments: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Fill the placeholders of `templates` for one schema; the result is plain SQL text.
+    `fragments` are constant SQL pieces (column lists) that templates name as placeholders."""
+    quoted = '"' + schema.replace('"', '""') + '"'
+    base: dict[str, sql.Composable] = {
+        "s": sql.Identifier(schema),
+        "chan": sql.Literal(channel),
+    }
+    counts = sql.SQL(_COUNT_MOVED).format(**base)
+    values: dict[str, sql.Composable] = {
+        **base,
+        "counts": counts,
+        "create_tail": sql.SQL(_CREATE_TAIL).format(s=base["s"], counts=counts),
+        "change_head": sql.SQL(_CHANGE_HEAD).format(s=base["s"]),
+        "job_seq": sql.Literal(f"{quoted}.job_id_seq"),
+        "state_seq": sql.Literal(f"{quoted}.job_state_id_seq"),
+        **{name: sql.SQL(text).format(**base) for name, text in (fragments or {}).items()},
+    }
+    rendered: dict[str, str] = {}
+    for name, text in templates.items():
+        # Only pass the placeholders a template uses: str.format-style rendering rejects extras
+        # in psycopg.sql, and templates differ in what they need.
+        used = {key: value for key, value in values.items() if "{" + key + "}" in text}
+        rendered[name] = sql.SQL(text).format(**used).as_string()
+    return rendered

@@ -1,0 +1,123 @@
+"""Connections of the Redis storage: URL options, reconnect with back-off, one log per outage."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
+
+from stoker.errors import StorageURLError
+from stoker.storage import redact_url
+
+log = logging.getLogger("stoker.storage.redis")
+T = TypeVar("T")
+
+DEFAULT_PREFIX = "stoker"
+# Longest single BLPOP; waits are split into such chunks so that a socket timeout (which must
+# exceed it) still detects a connection that died silently while we were blocked on it.
+WAIT_CHUNK = 5.0
+
+
+class OutageLoggingRetry(Retry):
+    """redis-py's retry with back-off that logs the start and the end of an outage once each.
+
+    Only connection errors are retried: they happen before a command is sent or when its reply
+    is lost, and every stoker script is safe to resend (fetch and change carry a token). A
+    timeout is not retried, since a slow script may still be running and would run twice."""
+
+    def __init__(self, url: str, retries: int, backoff_cap: float) -> None:
+        super().__init__(
+            ExponentialWithJitterBackoff(base=0.05, cap=backoff_cap),
+            retries,
+            (RedisConnectionError, ConnectionResetError, BrokenPipeError),
+        )
+        self._where = redact_url(url)
+        self._lock = threading.Lock()
+        self._down = False
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> OutageLoggingRetry:
+        # redis-py copies the retry into each connection; the outage state must be shared.
+        return self
+
+    def call_with_retry(self, do: Callable[[], T], fail: Any, *args: Any, **kwargs: Any) -> T:
+        failures = 0
+
+        def failed(error: Exception, *rest: Any) -> Any:
+            nonlocal failures
+            failures += 1
+            # One failure is usually a pooled connection the server closed (after a restart, or
+            # an idle timeout) and the retry reconnects at once: an outage is a second failure.
+            if failures == 2:
+                self._outage(error)
+            return fail(error, *rest)
+
+        result = super().call_with_retry(do, failed, *args, **kwargs)
+        if self._down:
+            self._recovered()
+        return result
+
+    def _outage(self, error: Exception) -> None:
+        with self._lock:
+            if self._down:
+                return
+            self._down = True
+        log.warning("Redis at %s is unreachable (%s); retrying with back-off", self._where, error)
+
+    def _recovered(self) -> None:
+        with self._lock:
+            if not self._down:
+                return
+            self._down = False
+        log.warning("Redis at %s is reachable again", self._where)
+
+
+def split_url(url: str, options: dict[str, Any]) -> tuple[str, str]:
+    """Take stoker's own `prefix` out of the URL query (or options); return (url, prefix)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("redis", "rediss"):
+        raise StorageURLError(f"not a Redis URL: {redact_url(url)!r}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefix = str(options.pop("prefix", DEFAULT_PREFIX))
+    rest = []
+    for name, value in query:
+        if name == "prefix":
+            prefix = value
+        else:
+            rest.append((name, value))
+    if not prefix or any(c in prefix for c in " \r\n*?[]"):
+        raise StorageURLError(
+            f"invalid Redis key prefix {prefix!r} in {redact_url(url)!r}: use letters, digits, "
+            "'-', '_', ':' or a {hash-tag}"
+        )
+    return urlunsplit(parts._replace(query=urlencode(rest))), prefix
+
+
+def make_retry(url: str, options: dict[str, Any]) -> OutageLoggingRetry:
+    """One retry policy (and outage log) shared by every client of a storage."""
+    retries = int(options.pop("retries", 8))
+    backoff_cap = float(options.pop("backoff_cap", 2.0))
+    return OutageLoggingRetry(url, retries, backoff_cap)
+
+
+def connect(
+    url: str, options: dict[str, Any], retry: Retry, *, socket_timeout: float | None
+) -> redis.Redis:
+    """A client with string replies, keep-alive and reconnecting retries."""
+    settings: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": 5.0,
+        "socket_keepalive": True,
+        "health_check_interval": 30,
+        "retry": retry,
+    }
+    settings.update(options)
+    client: redis.Redis = redis.Redis.from_url(url, **settings)
+    return client

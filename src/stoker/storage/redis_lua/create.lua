@@ -1,0 +1,84 @@
+-- Job creation, shared by create_jobs.lua and fire_recurring.lua.
+-- Each job is 13 arguments followed by its parameters (see redis_codec.new_job_args):
+-- function, args, kwargs, queue, state, at, history entry, created_at, run_at, parent_id,
+-- on_states, deleted_expire_at, number of parameters, then name, JSON value pairs.
+local JOB_FIELDS = 13
+
+local function parse_jobs(i)
+  local n = tonumber(ARGV[i])
+  i = i + 1
+  local jobs = {}
+  for j = 1, n do
+    local np = tonumber(ARGV[i + 12])
+    jobs[j] = {
+      f = ARGV[i], a = ARGV[i + 1], k = ARGV[i + 2], q = ARGV[i + 3], s = ARGV[i + 4],
+      t = ARGV[i + 5], h = ARGV[i + 6], c = ARGV[i + 7], run = ARGV[i + 8], p = ARGV[i + 9],
+      o = ARGV[i + 10], dx = ARGV[i + 11], params_at = i + JOB_FIELDS, np = np,
+    }
+    i = i + JOB_FIELDS + 2 * np
+  end
+  return jobs, i
+end
+
+-- An Awaiting job whose parent already finished is created in the state it would have been
+-- released to, so a continuation of a finished parent never waits for an event that is gone.
+local function initial_state(id, job)
+  if job.s ~= 'Awaiting' then
+    return job.s, job.h
+  end
+  local ps = redis.call('HGET', jkey(job.p), 's')
+  if has(job.o, ps) then
+    local why = 'Parent job ' .. job.p .. ' reached ' .. ps
+    return 'Enqueued', entry('Enqueued', job.t, why, {queue = job.q})
+  elseif FINAL[ps] then
+    local why = 'Continuation condition not met: parent job ' .. job.p .. ' reached ' .. ps
+    return 'Deleted', entry('Deleted', job.t, why, {})
+  end
+  return job.s, job.h
+end
+
+local function create_one(id, job)
+  local k = jkey(id)
+  redis.call('HSET', k, 'f', job.f, 'a', job.a, 'k', job.k, 'q', job.q, 'c', job.c)
+  for j = job.params_at, job.params_at + 2 * job.np - 1, 2 do
+    redis.call('HSET', k .. ':params', ARGV[j], ARGV[j + 1])
+  end
+  if job.p ~= '' then
+    redis.call('HSET', k, 'p', job.p, 'o', job.o)
+    if job.dx ~= '' then
+      redis.call('HSET', k, 'd', job.dx)
+    end
+    redis.call('RPUSH', jkey(job.p) .. ':children', id)
+  end
+  local state, hist = initial_state(id, job)
+  local place = nil
+  if state == 'Enqueued' then
+    place = job.q
+  elseif state == 'Scheduled' then
+    place = job.run
+  end
+  enter(id, state, job.t, hist, place)
+  if state == 'Deleted' then
+    set_expiry(id, job.dx)
+  end
+end
+
+-- Returns {'ok', id...}, or {'missing', parent_id} with nothing written.
+local function create_all(jobs)
+  for _, job in ipairs(jobs) do
+    if job.p ~= '' and redis.call('EXISTS', jkey(job.p)) == 0 then
+      return {'missing', job.p}
+    end
+  end
+  local result = {'ok'}
+  if #jobs == 0 then
+    return result
+  end
+  local last = redis.call('INCRBY', P .. ':job-seq', #jobs)
+  for j, job in ipairs(jobs) do
+    local id = string.format('%d', last - #jobs + j)
+    create_one(id, job)
+    result[j + 1] = id
+  end
+  return result
+end

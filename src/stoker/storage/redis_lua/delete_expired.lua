@@ -1,0 +1,23 @@
+-- ARGV: prefix, now, limit. Removes expired jobs (with history, params, logs) and counters.
+local now, limit = ARGV[2], tonumber(ARGV[3])
+local removed = 0
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', P .. ':expiry', '-inf', now, 'LIMIT', 0, limit)) do
+  local id = string.sub(m, 2)
+  local k = jkey(id)
+  local j = redis.call('HMGET', k, 's', 'q', 'srv', 'p')
+  if j[1] then
+    leave(id, j[1], j[2], j[3])
+    if j[4] then
+      redis.call('LREM', jkey(j[4]) .. ':children', 0, id)
+    end
+    redis.call('DEL', k, k .. ':history', k .. ':params', k .. ':logs', k .. ':children')
+    removed = removed + 1
+  end
+  redis.call('ZREM', P .. ':expiry', m)
+end
+local ce = P .. ':counter-expiry'
+for _, key in ipairs(redis.call('ZRANGEBYSCORE', ce, '-inf', now, 'LIMIT', 0, limit)) do
+  redis.call('DEL', P .. ':counter:' .. key)
+  redis.call('ZREM', ce, key)
+end
+return removed

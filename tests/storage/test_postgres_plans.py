@@ -1,0 +1,127 @@
+"""Query plans of the PostgreSQL storage on a large table: hot and dashboard queries use indexes.
+
+Run with `-s` to see every plan. The table holds 300,000 jobs in a realistic mix (mostly
+Succeeded, a few percent in each other state); the statements are the storage's own SQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from stoker.storage import open_storage
+from stoker.storage.postgres import PostgresStorage
+
+NOW = datetime(2036, 1, 20, tzinfo=UTC)
+JOBS = 300_000
+
+# Job g: state by g % 100 (90% Succeeded with expiry, 5% Failed, 2% Enqueued, 1% Scheduled,
+# 1% Processing on one of 7 servers, 1% Awaiting a parent); every 10th job on queue "mail".
+_POPULATE = """
+INSERT INTO job (id, queue, state, state_id, state_at, created_at, params, run_at, expire_at,
+    server_id, parent_id)
+SELECT g, CASE WHEN g %% 10 = 0 THEN 'mail' ELSE 'default' END,
+    CASE WHEN g %% 100 < 90 THEN 'Succeeded' WHEN g %% 100 < 95 THEN 'Failed'
+         WHEN g %% 100 < 97 THEN 'Enqueued' WHEN g %% 100 < 98 THEN 'Scheduled'
+         WHEN g %% 100 < 99 THEN 'Processing' ELSE 'Awaiting' END,
+    g, t, t, '{}'::jsonb,
+    CASE WHEN g %% 100 = 97 THEN t + interval '30 days' END,
+    CASE WHEN g %% 100 < 90 THEN t + interval '30 days' END,
+    CASE WHEN g %% 100 = 98 THEN 'server-' || (g %% 7) END,
+    CASE WHEN g %% 100 = 99 THEN g - 1 END
+FROM generate_series(1, %(jobs)s) AS g,
+    LATERAL (SELECT '2036-01-01'::timestamptz + g * interval '1 second' AS t) AS x;
+INSERT INTO job_payload
+SELECT id, 'app.tasks:task_' || (id % 20), '[' || id || ', "user' || id || '@example.com"]', '{}'
+FROM job;
+INSERT INTO job_state (id, job_id, name, reason, data, created_at)
+SELECT id, id, state, NULL, '{}', state_at FROM job;
+INSERT INTO state_count (state, queue, shard, n)
+SELECT state, queue, 0, count(*) FROM job GROUP BY state, queue;
+SELECT setval('job_id_seq', %(jobs)s + 1), setval('job_state_id_seq', %(jobs)s + 1);
+ANALYZE;
+"""
+
+# (statement, parameters) of every hot query and every Monitor query that pages or counts.
+CASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "fetch_next": (
+        "fetch_next",
+        {"queues": ["mail", "default"], "server_id": "s", "worker_id": "w", "now": NOW},
+    ),
+    "enqueue_due_scheduled": ("enqueue_due", {"now": NOW, "limit": 100, "reason": "due"}),
+    "delete_expired": ("delete_expired", {"now": NOW, "limit": 100}),
+    "requeue_orphaned_jobs": ("requeue_orphans", {"now": NOW, "limit": 100, "reason": "%s"}),
+    "list_jobs(Succeeded)": (
+        "list_False_False_True",
+        {"state": "Succeeded", "queue": None, "offset": 1000, "limit": 50},
+    ),
+    "list_jobs(Enqueued, mail)": (
+        "list_True_False_False",
+        {"state": "Enqueued", "queue": "mail", "offset": 0, "limit": 50},
+    ),
+    "list_jobs(Failed, search)": (
+        "list_False_True_True",
+        {
+            "state": "Failed",
+            "queue": None,
+            "search_id": None,
+            "pattern": "%task\\_1%",
+            "offset": 0,
+            "limit": 50,
+        },
+    ),
+    "job_details": ("job_details", {"id": 12_345}),
+    "processing_counts": ("processing_counts", {}),
+    "count_by_state": ("count_by_state", {}),
+    "queue_lengths": ("queue_lengths", {}),
+    "count_jobs(Failed)": ("count_state", {"state": "Failed"}),
+}
+
+_BIG_TABLES = {"job", "job_state", "job_payload"}
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+def _plan(storage: PostgresStorage, case: str) -> tuple[dict[str, Any], str]:
+    name, params = CASES[case]
+    statement = storage._q[name]
+    with psycopg.connect(storage._db.conninfo) as conn:
+        # EXPLAIN only plans: nothing is executed, so write statements change nothing.
+        row = conn.execute("EXPLAIN (FORMAT JSON) " + statement, params).fetchone()
+        text = conn.execute("EXPLAIN " + statement, params).fetchall()
+        conn.rollback()
+    assert row is not None
+    plan = row[0][0]["Plan"] if isinstance(row[0], list) else json.loads(row[0])[0]["Plan"]
+    return plan, "\n".join(line for (line,) in text)
+
+
+def test_hot_and_dashboard_queries_read_no_big_table_sequentially(postgres_url: str) -> None:
+    storage = open_storage(postgres_url)
+    assert isinstance(storage, PostgresStorage)
+    try:
+        with psycopg.connect(storage._db.conninfo, autocommit=True) as conn:
+            conn.execute(f'SET search_path = "{storage.schema}"')
+            for statement in _POPULATE.split(";"):
+                if statement.strip():
+                    conn.execute(statement, {"jobs": JOBS} if "%(jobs)s" in statement else None)
+        offenders: dict[str, list[str]] = {}
+        for case in sorted(CASES):
+            plan, text = _plan(storage, case)
+            print(f"\n--- {case}\n{text}")
+            scans = [
+                str(node.get("Relation Name"))
+                for node in _nodes(plan)
+                if node["Node Type"] == "Seq Scan" and node.get("Relation Name") in _BIG_TABLES
+            ]
+            if scans:
+                offenders[case] = scans
+        assert offenders == {}, f"sequential scans of big tables: {offenders}"
+    finally:
+        storage.close()
