@@ -15,6 +15,10 @@ class ArgumentEncodingError(ValueError, StokerError):
     """An argument or result cannot be stored as JSON."""
 
 
+class ResultEncodingError(ArgumentEncodingError):
+    """A job's return value cannot be stored as JSON (the job is failed, not retried)."""
+
+
 class JobNotFoundError(KeyError, StokerError):
     """No job with this id exists in the storage."""
 

@@ -115,3 +115,24 @@ class Awaiting(State):
 STATE_CLASSES: Mapping[str, type[State]] = {
     cls.name: cls for cls in (Enqueued, Scheduled, Processing, Succeeded, Failed, Deleted, Awaiting)
 }
+
+
+@dataclass(frozen=True)
+class RetryScheduled(Scheduled):
+    """Scheduled for another attempt after a failure; history keeps the failure's details."""
+
+    attempt: int = 1
+    retries: int = 0
+    exception_type: str = ""
+    message: str = ""
+    traceback: str = ""
+
+    def data(self) -> dict[str, Any]:
+        return {
+            **super().data(),
+            "retry_attempt": self.attempt,
+            "retries": self.retries,
+            "exception_type": self.exception_type,
+            "message": self.message,
+            "traceback": self.traceback,
+        }

@@ -1,0 +1,279 @@
+"""Create and steer jobs: enqueue, delay, continue, bulk, requeue, delete and look up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from stoker.clock import ensure_aware_utc
+from stoker.errors import JobDefinitionError, JobNotFoundError
+from stoker.job_info import JobInfo
+from stoker.jobs import (
+    Invocation,
+    JobOptions,
+    OnExhausted,
+    exception_names,
+    is_marked,
+    options_of,
+)
+from stoker.states import Awaiting, Deleted, Enqueued, Scheduled, State
+from stoker.storage.base import STATE_NAMES, NewJob
+
+if TYPE_CHECKING:
+    from stoker.app import App
+    from stoker.recurring import RecurringJobs
+
+Misfire = Literal["once", "all", "skip"]
+ANY_FINAL_STATE = ("Succeeded", "Failed", "Deleted")
+MAX_BULK = 100_000
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    """Options of one call chain made with `with_options` (never mixed with job arguments)."""
+
+    job: JobOptions = field(default_factory=JobOptions)
+    on_any_final_state: bool = False
+    misfire: Misfire = "once"
+
+
+class Client:
+    """The job-creating half of the API; `App` is a Client, `with_options` returns another."""
+
+    def __init__(self, app: App, options: CallOptions | None = None) -> None:
+        self._app = app
+        self._options = options or CallOptions()
+
+    # --- options --------------------------------------------------------------------------------
+    def with_options(
+        self,
+        *,
+        queue: str | None = None,
+        retries: int | None = None,
+        retry_delays: Sequence[float] | None = None,
+        only_on: Sequence[type[BaseException] | str] | None = None,
+        except_on: Sequence[type[BaseException] | str] | None = None,
+        on_exhausted: OnExhausted | None = None,
+        timeout: timedelta | None = None,
+        params: Mapping[str, Any] | None = None,
+        on_any_final_state: bool | None = None,
+        misfire: Misfire | None = None,
+    ) -> Client:
+        """A view of this client whose calls use these options (validated now)."""
+        overrides = JobOptions(
+            queue=queue,
+            retries=retries,
+            retry_delays=tuple(retry_delays) if retry_delays is not None else None,
+            only_on=exception_names(only_on),
+            except_on=exception_names(except_on),
+            on_exhausted=on_exhausted,
+            timeout=timeout,
+            params=dict(params or {}),
+        )
+        if misfire is not None and misfire not in ("once", "all", "skip"):
+            raise JobDefinitionError(f"misfire must be 'once', 'all' or 'skip', got {misfire!r}")
+        current = self._options
+        return Client(
+            self._app,
+            CallOptions(
+                job=overrides.merged_over(current.job),
+                on_any_final_state=(
+                    current.on_any_final_state if on_any_final_state is None else on_any_final_state
+                ),
+                misfire=misfire or current.misfire,
+            ),
+        )
+
+    @property
+    def recurring(self) -> RecurringJobs:
+        from stoker.recurring import RecurringJobs
+
+        return RecurringJobs(self)
+
+    # --- creating jobs --------------------------------------------------------------------------
+    def enqueue(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> str:
+        """Run `func(*args, **kwargs)` as soon as a worker is free; returns the job id."""
+        invocation, options = self._prepare(func, args, kwargs)
+        return self._create([self._enqueued(invocation, options)])[0]
+
+    def enqueue_in(
+        self, delay: timedelta | float, func: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> str:
+        """Run after `delay` (a timedelta or seconds)."""
+        if isinstance(delay, bool) or not isinstance(delay, timedelta | int | float):
+            raise TypeError(f"delay must be a timedelta or seconds, got {delay!r}")
+        step = delay if isinstance(delay, timedelta) else timedelta(seconds=delay)
+        return self.enqueue_at(self._app.clock.now() + step, func, *args, **kwargs)
+
+    def enqueue_at(
+        self, when: datetime, func: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> str:
+        """Run at `when` (an aware datetime); a time in the past enqueues at once."""
+        if not isinstance(when, datetime):
+            raise TypeError(f"when must be an aware datetime, got {when!r}")
+        run_at = ensure_aware_utc(when, "when")
+        invocation, options = self._prepare(func, args, kwargs)
+        now = self._app.clock.now()
+        if run_at <= now:
+            return self._create([self._enqueued(invocation, options)])[0]
+        queue = options.queue or self._app.default_queue
+        state = Scheduled(enqueue_at=run_at, queue=queue)
+        return self._create([self._new_job(invocation, options, state, run_at=run_at)])[0]
+
+    def enqueue_many(
+        self, func: Callable[..., Any], calls: Iterable[Sequence[Any] | Mapping[str, Any]]
+    ) -> list[str]:
+        """Enqueue one job per item (a tuple of positional or a dict of keyword arguments) in ONE
+        transaction: all are stored or, if any item is bad, none."""
+        jobs = []
+        for index, call in enumerate(calls):
+            args, kwargs = ((), call) if isinstance(call, Mapping) else (tuple(call), {})
+            try:
+                invocation, options = self._prepare(func, args, kwargs)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"item {index} of enqueue_many: {exc}") from exc
+            jobs.append(self._enqueued(invocation, options))
+            if len(jobs) > MAX_BULK:
+                raise ValueError(f"enqueue_many takes at most {MAX_BULK} jobs per call")
+        return self._create(jobs) if jobs else []
+
+    def continue_with(
+        self, parent_id: str, func: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> str:
+        """Run after job `parent_id` succeeds (or reaches any final state, with
+        `with_options(on_any_final_state=True)`); waits in Awaiting until then."""
+        if not isinstance(parent_id, str) or not parent_id:
+            raise TypeError(f"parent_id must be a job id string, got {parent_id!r}")
+        invocation, options = self._prepare(func, args, kwargs)
+        on_states = ANY_FINAL_STATE if self._options.on_any_final_state else ("Succeeded",)
+        queue = options.queue or self._app.default_queue
+        state = Awaiting(parent_id=parent_id, on_states=on_states, queue=queue)
+        now = self._app.clock.now()
+        job = self._new_job(
+            invocation,
+            options,
+            state,
+            parent_id=parent_id,
+            on_states=on_states,
+            deleted_expire_at=self._app.retention.expiry_for("Deleted", now),
+        )
+        return self._create([job])[0]
+
+    # --- steering jobs --------------------------------------------------------------------------
+    def requeue(
+        self, job_id: str, *, expected_state: str | None = None, reason: str | None = None
+    ) -> bool:
+        """Put the job back on its queue. With `expected_state`, only if it is in that state."""
+        # A person decided to try again: forget earlier server crashes (poison-job counter).
+        return self._move(
+            job_id,
+            expected_state,
+            lambda queue: Enqueued(queue=queue, reason=reason or "Requeued"),
+            {"crashes": 0},
+        )
+
+    def delete(
+        self, job_id: str, *, expected_state: str | None = None, reason: str | None = None
+    ) -> bool:
+        """Delete the job (a running job is asked to stop through `current_job().cancelled`)."""
+        return self._move(
+            job_id, expected_state, lambda _queue: Deleted(reason=reason or "Deleted"), {}
+        )
+
+    def get_job(self, job_id: str) -> JobInfo | None:
+        """The job with its whole history; None if there is no such job (or it expired)."""
+        if not isinstance(job_id, str):
+            raise TypeError(f"job_id must be a string, got {job_id!r}")
+        details = self._app.storage.job_details(job_id)
+        return JobInfo.from_details(details) if details is not None else None
+
+    # --- internals ------------------------------------------------------------------------------
+    def _move(
+        self,
+        job_id: str,
+        expected_state: str | None,
+        make: Callable[[str], State],
+        param_updates: Mapping[str, Any],
+    ) -> bool:
+        if expected_state is not None and expected_state not in STATE_NAMES:
+            raise ValueError(f"unknown state {expected_state!r}; expected one of {STATE_NAMES}")
+        details = self._app.storage.job_details(job_id) if isinstance(job_id, str) else None
+        if details is None:
+            return False
+        current = details.job.state.name
+        if expected_state is not None and current != expected_state:
+            return False
+        return self._app.state_machine.change(
+            job_id,
+            make(details.job.queue),
+            expected_states=(current,),
+            expected_state_id=details.job.state_id,
+            function=details.job.function,
+            queue=details.job.queue,
+            params=details.job.params,
+            param_updates=param_updates,
+        )
+
+    def _prepare(
+        self, func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> tuple[Invocation, JobOptions]:
+        if self._app.require_marked_jobs and not is_marked(func):
+            raise JobDefinitionError(
+                f"{getattr(func, '__qualname__', func)!r} is not marked with @stoker.job and this "
+                "App only runs marked functions (require_marked_jobs=True)"
+            )
+        invocation = Invocation.of(func, args, kwargs)
+        options = self._options.job.merged_over(options_of(func))
+        return invocation, options
+
+    def _params(self, options: JobOptions) -> dict[str, Any]:
+        params: dict[str, Any] = dict(options.params)
+        params["retries"] = (
+            options.retries if options.retries is not None else self._app.default_retries
+        )
+        optional = {
+            "retry_delays": list(options.retry_delays)
+            if options.retry_delays is not None
+            else None,
+            "only_on": list(options.only_on) if options.only_on is not None else None,
+            "except_on": list(options.except_on) if options.except_on is not None else None,
+            "on_exhausted": options.on_exhausted,
+            "timeout_s": options.timeout.total_seconds() if options.timeout is not None else None,
+        }
+        params.update({key: value for key, value in optional.items() if value is not None})
+        return params
+
+    def _enqueued(self, invocation: Invocation, options: JobOptions) -> NewJob:
+        queue = options.queue or self._app.default_queue
+        return self._new_job(invocation, options, Enqueued(queue=queue))
+
+    def _new_job(
+        self, invocation: Invocation, options: JobOptions, state: State, **extra: Any
+    ) -> NewJob:
+        now = self._app.clock.now()
+        return NewJob(
+            function=invocation.function,
+            args=invocation.args,
+            kwargs=invocation.kwargs,
+            queue=options.queue or self._app.default_queue,
+            state=state.to_record(now),
+            created_at=now,
+            params=self._params(options),
+            **extra,
+        )
+
+    def _create(self, jobs: list[NewJob]) -> list[str]:
+        return self._app.storage.create_jobs(jobs)
+
+
+def require_job(client: Client, job_id: str) -> JobInfo:
+    """The job, or JobNotFoundError naming the id."""
+    info = client.get_job(job_id)
+    if info is None:
+        raise JobNotFoundError(f"no job with id {job_id!r} (unknown, or expired and removed)")
+    return info
+
+
+__all__ = ["ANY_FINAL_STATE", "CallOptions", "Client", "Misfire", "require_job"]

@@ -1,0 +1,90 @@
+"""Automatic retries: a failed job is scheduled again with growing back-off, as in Hangfire."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from stoker.jobs import DEFAULT_RETRIES
+from stoker.state_machine import ElectionContext
+from stoker.states import Deleted, Failed, RetryScheduled
+
+# Exceptions that say "running this again cannot help".
+NEVER_RETRIED = frozenset(
+    {
+        "stoker.errors.ServerCrashedError",
+        "stoker.errors.ResultEncodingError",
+    }
+)
+
+
+def retry_delay(attempt: int, delays: Sequence[float] | None = None) -> float:
+    """Seconds before attempt `attempt` (1-based): explicit delays, else Hangfire's curve."""
+    if delays:
+        return float(delays[min(attempt, len(delays)) - 1])
+    # Hangfire's AutomaticRetry: (n-1)^4 + 15 + rand(0..29)*n seconds; 10 attempts span ~10 h.
+    return float(round((attempt - 1) ** 4 + 15 + random.randrange(30) * attempt))
+
+
+def _type_names(exception: BaseException) -> set[str]:
+    names: set[str] = set()
+    for cls in type(exception).__mro__:
+        names.add(cls.__qualname__)
+        names.add(f"{cls.__module__}.{cls.__qualname__}")
+    return names
+
+
+def _eligible(failed: Failed, exception: BaseException | None, params: Mapping[str, Any]) -> bool:
+    names = _type_names(exception) if exception is not None else {failed.exception_type}
+    if names & NEVER_RETRIED:
+        return False
+    only_on = params.get("only_on")
+    if only_on and not names & set(only_on):
+        return False
+    except_on = params.get("except_on")
+    return not (except_on and names & set(except_on))
+
+
+class RetryFilter:
+    """Turns Failed into Scheduled while attempts remain; then Failed (or Deleted if asked)."""
+
+    def __init__(self, default_retries: int = DEFAULT_RETRIES) -> None:
+        self.default_retries = default_retries
+
+    def on_election(self, context: ElectionContext) -> None:
+        failed = context.candidate
+        if not isinstance(failed, Failed):
+            return
+        params = context.params
+        retries = int(params.get("retries", self.default_retries))
+        attempt = int(params.get("retry_count", 0)) + 1
+        if not _eligible(failed, context.exception, params):
+            return
+        summary = f"{failed.exception_type}: {failed.message}"
+        if attempt <= retries:
+            delay = retry_delay(attempt, params.get("retry_delays"))
+            context.param_updates["retry_count"] = attempt
+            context.candidate = RetryScheduled(
+                enqueue_at=context.now + timedelta(seconds=delay),
+                queue=context.queue or "default",
+                attempt=attempt,
+                retries=retries,
+                exception_type=failed.exception_type,
+                message=failed.message,
+                traceback=failed.traceback,
+                reason=f"Retry attempt {attempt} of {retries}: {summary}"[:1000],
+            )
+        elif retries > 0 and params.get("on_exhausted") == "delete":
+            context.candidate = Deleted(reason=f"Retries exhausted ({retries}); {summary}"[:1000])
+        elif retries > 0:
+            context.candidate = Failed(
+                exception_type=failed.exception_type,
+                message=failed.message,
+                traceback=failed.traceback,
+                reason=f"Retries exhausted ({retries} attempts)",
+            )
+
+    def on_applied(self, context: ElectionContext) -> None:
+        return None

@@ -1,0 +1,43 @@
+"""Statistics: succeeded/failed/deleted totals and per-hour and per-day counters for the charts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from stoker.state_machine import ElectionContext
+from stoker.storage.base import CounterIncrement
+
+COUNTED_STATES = {"Succeeded": "succeeded", "Failed": "failed", "Deleted": "deleted"}
+HOURLY_KEEP = timedelta(days=2)
+DAILY_KEEP = timedelta(days=32)
+
+
+def stats_keys(kind: str, moment: datetime) -> tuple[str, str, str]:
+    """(total, hourly, daily) counter keys of `kind` ('succeeded', 'failed', 'deleted') in UTC."""
+    return (
+        f"stats:{kind}",
+        f"stats:{kind}:h:{moment:%Y-%m-%dT%H}",
+        f"stats:{kind}:d:{moment:%Y-%m-%d}",
+    )
+
+
+class StatisticsFilter:
+    """Counts jobs reaching Succeeded, Failed and Deleted, in the same transaction as the change."""
+
+    def on_election(self, context: ElectionContext) -> None:
+        kind = COUNTED_STATES.get(context.candidate.name)
+        if kind is None:
+            return
+        total, hourly, daily = stats_keys(kind, context.now)
+        hour_start = context.now.replace(minute=0, second=0, microsecond=0)
+        day_start = context.now.replace(hour=0, minute=0, second=0, microsecond=0)
+        context.counters.extend(
+            (
+                CounterIncrement(total),
+                CounterIncrement(hourly, expire_at=hour_start + HOURLY_KEEP),
+                CounterIncrement(daily, expire_at=day_start + DAILY_KEEP),
+            )
+        )
+
+    def on_applied(self, context: ElectionContext) -> None:
+        return None

@@ -1,0 +1,159 @@
+"""A server's periodic duties: heartbeat, schedulers, watchdog, expiration and job supervision."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from stoker.errors import JobCancelledError, JobTimeoutError
+from stoker.recurring import plan_occurrences
+from stoker.server.outage import Backoff
+
+if TYPE_CHECKING:
+    from stoker.server.server import Server
+
+log = logging.getLogger("stoker.server")
+BATCH = 1000
+
+
+class Periodic(threading.Thread):
+    """Runs `action` every `interval` seconds until the server stops; survives storage outages."""
+
+    def __init__(
+        self, server: Server, name: str, interval: float, action: Callable[[], None]
+    ) -> None:
+        super().__init__(name=f"stoker-{name}", daemon=True)
+        self.server = server
+        self.interval = interval
+        self.action = action
+        self.what = name
+
+    def run(self) -> None:
+        backoff = Backoff(first=0.2, cap=10.0)
+        stop = self.server.stopping
+        while not stop.is_set():
+            try:
+                self.action()
+                self.server.outage.succeeded()
+                backoff.reset()
+                delay = self.interval
+            except Exception as exc:
+                self.server.outage.failed(self.what, exc)
+                delay = (
+                    min(self.interval, backoff.next_delay())
+                    if self.interval
+                    else backoff.next_delay()
+                )
+            stop.wait(delay)
+
+
+def heartbeat(server: Server) -> None:
+    if not server.storage.heartbeat(server.id, server.clock.now()):
+        # Another server presumed us dead (e.g. after a long pause) and requeued our jobs;
+        # register again so our remaining work is not requeued twice.
+        log.warning("server %s was presumed dead; announcing it again", server.id)
+        server.announce()
+
+
+def enqueue_due_scheduled(server: Server) -> None:
+    while server.storage.enqueue_due_scheduled(server.clock.now(), BATCH) == BATCH:
+        if server.stopping.is_set():
+            return
+
+
+def fire_due_recurring(server: Server) -> None:
+    """Create the jobs of every due recurring job. Safe on all servers at once: fire_recurring
+    is a compare-and-set on next_run, so exactly one server wins each occurrence."""
+    storage = server.storage
+    now = server.clock.now()
+    for record in storage.due_recurring(now, 100):
+        if record.next_run is None:
+            continue
+        try:
+            jobs, next_run = plan_occurrences(record, now)
+        except Exception as exc:  # e.g. a definition stored by a newer version we cannot read
+            storage.record_recurring_error(record.id, f"{type(exc).__name__}: {exc}")
+            continue
+        created = storage.fire_recurring(record.id, record.next_run, next_run, jobs, now)
+        if created:
+            log.info("recurring job %s created job(s) %s", record.id, ", ".join(created))
+        if record.error and created is not None:
+            storage.record_recurring_error(record.id, None)
+
+
+def watchdog(server: Server) -> None:
+    """Forget servers that stopped heartbeating and requeue the jobs they left in Processing."""
+    storage = server.storage
+    now = server.clock.now()
+    dead = storage.remove_dead_servers(now - timedelta(seconds=server.options.server_timeout))
+    for server_id in dead:
+        log.warning("server %s stopped responding; its jobs go back to their queues", server_id)
+    while True:
+        requeued = storage.requeue_orphaned_jobs(server.clock.now(), BATCH)
+        if requeued:
+            log.warning(
+                "requeued %d job(s) of dead servers: %s", len(requeued), ", ".join(requeued[:20])
+            )
+        if len(requeued) < BATCH:
+            return
+
+
+def expire(server: Server) -> None:
+    """Delete expired jobs in batches; one server at a time does it (a lock, not a guarantee)."""
+    storage = server.storage
+    ttl = max(60.0, server.options.expiration_interval * 2)
+    if not storage.acquire_lock("stoker:expiration", server.id, ttl, server.clock.now()):
+        return
+    try:
+        while storage.delete_expired(server.clock.now(), BATCH) == BATCH:
+            if server.stopping.is_set():
+                return
+    finally:
+        storage.release_lock("stoker:expiration", server.id)
+
+
+class Supervisor(threading.Thread):
+    """Enforces timeouts and notices cancelled jobs (deleted or requeued while running)."""
+
+    def __init__(self, server: Server) -> None:
+        super().__init__(name="stoker-supervisor", daemon=True)
+        self.server = server
+        self._last_check = 0.0
+
+    def run(self) -> None:
+        while not self.server.killed.wait(0.1):
+            self._enforce_timeouts()
+            if time.monotonic() - self._last_check >= self.server.options.cancellation_interval:
+                self._last_check = time.monotonic()
+                try:
+                    self._notice_cancellations()
+                except Exception as exc:
+                    self.server.outage.failed("checking for cancelled jobs", exc)
+
+    def _enforce_timeouts(self) -> None:
+        now = time.monotonic()
+        for running in self.server.running_jobs():
+            if running.deadline is not None and now >= running.deadline and not running.timed_out:
+                running.timed_out = True
+                running.context.cancel()
+                running.interrupt(JobTimeoutError)
+
+    def _notice_cancellations(self) -> None:
+        running_jobs = {running.context.id: running for running in self.server.running_jobs()}
+        if not running_jobs:
+            return
+        states = self.server.storage.job_states(list(running_jobs))
+        for job_id, running in running_jobs.items():
+            current = states.get(job_id)
+            if current is None or current != ("Processing", running.state_id):
+                if not running.context.cancelled:
+                    log.info(
+                        "job %s was cancelled (now %s)", job_id, current[0] if current else "gone"
+                    )
+                running.context.cancel()
+                if running.future is not None:  # async jobs are cancelled for real
+                    running.interrupt(JobCancelledError)

@@ -1,0 +1,139 @@
+"""Change a job's state: filters elect the final state, then one guarded storage transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from stoker.clock import Clock
+from stoker.states import Enqueued, Scheduled, State
+from stoker.storage.base import CounterIncrement, StateChange, Storage
+
+log = logging.getLogger("stoker.state")
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long jobs stay in storage after reaching a state (None: until someone acts)."""
+
+    succeeded: timedelta | None = timedelta(days=1)
+    deleted: timedelta | None = timedelta(days=1)
+    failed: timedelta | None = None
+
+    def expiry_for(self, state_name: str, now: datetime) -> datetime | None:
+        keep = {"Succeeded": self.succeeded, "Deleted": self.deleted, "Failed": self.failed}
+        delta = keep.get(state_name)
+        return now + delta if delta is not None else None
+
+
+@dataclass
+class ElectionContext:
+    """One state change while filters look at it; filters may replace `candidate`."""
+
+    job_id: str
+    candidate: State
+    now: datetime
+    function: str | None = None
+    queue: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)  # the job's params before the change
+    exception: BaseException | None = None
+    param_updates: dict[str, Any] = field(default_factory=dict)
+    counters: list[CounterIncrement] = field(default_factory=list)
+    release_continuations: bool = False
+
+
+class StateFilter(Protocol):
+    """A feature that takes part in state changes (retry, continuations, statistics, ...)."""
+
+    def on_election(self, context: ElectionContext) -> None:
+        """Inspect or replace `context.candidate`; add param updates or counters."""
+        ...
+
+    def on_applied(self, context: ElectionContext) -> None:
+        """Called after the change was stored (not called when the compare-and-set lost)."""
+        ...
+
+
+class StateMachine:
+    """The only way a job changes state after it was created."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Clock,
+        filters: Sequence[StateFilter],
+        retention: Retention,
+    ) -> None:
+        self.storage = storage
+        self.clock = clock
+        self.filters = tuple(filters)
+        self.retention = retention
+
+    def change(
+        self,
+        job_id: str,
+        state: State,
+        *,
+        expected_states: Sequence[str] = (),
+        expected_state_id: int | None = None,
+        function: str | None = None,
+        queue: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        exception: BaseException | None = None,
+        param_updates: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Elect and apply; False when the job was not in an expected state (nothing written)."""
+        context = ElectionContext(
+            job_id=job_id,
+            candidate=state,
+            now=self.clock.now(),
+            function=function,
+            queue=queue,
+            params=params or {},
+            exception=exception,
+            param_updates=dict(param_updates or {}),
+        )
+        for state_filter in self.filters:
+            state_filter.on_election(context)
+        applied = self.storage.change_state(
+            self._to_change(context, expected_states, expected_state_id)
+        )
+        if applied:
+            for state_filter in self.filters:
+                try:
+                    state_filter.on_applied(context)
+                except Exception:  # a reporting filter must never undo a stored change
+                    log.exception(
+                        "state filter %r failed after job %s changed", state_filter, job_id
+                    )
+        return applied
+
+    def _to_change(
+        self,
+        context: ElectionContext,
+        expected_states: Sequence[str],
+        expected_state_id: int | None,
+    ) -> StateChange:
+        final = context.candidate
+        queue = None
+        run_at = None
+        if isinstance(final, Enqueued):
+            queue = final.queue
+        elif isinstance(final, Scheduled):
+            queue, run_at = final.queue, final.enqueue_at
+        return StateChange(
+            job_id=context.job_id,
+            state=final.to_record(context.now),
+            expected_states=tuple(expected_states),
+            expected_state_id=expected_state_id,
+            queue=queue,
+            run_at=run_at,
+            expire_at=self.retention.expiry_for(final.name, context.now),
+            params=context.param_updates,
+            counters=tuple(context.counters),
+            release_continuations=context.release_continuations,
+            deleted_children_expire_at=self.retention.expiry_for("Deleted", context.now),
+        )
