@@ -37,6 +37,7 @@ class Server:
         self.id = self.options.server_id()
         self.stopping = threading.Event()  # no new jobs; background loops end
         self.killed = threading.Event()  # stop retrying anything: we are going away now
+        self.stopped = threading.Event()  # fully shut down and unregistered
         self.outage = OutageReporter()
         self.async_loop = AsyncLoop()
         self._running: dict[int, RunningJob] = {}
@@ -125,6 +126,7 @@ class Server:
             log.error("could not unregister server %s: %s", self.id, exc)
         self.async_loop.stop()
         log.info("server %s stopped", self.id)
+        self.stopped.set()
 
     def _return_running_jobs(self) -> int:
         """Give jobs still running back to their queues (fenced by state id: if the job finished
@@ -197,7 +199,7 @@ def run_forever(app: App, options: ServerOptions) -> None:
             previous[signum] = signal.signal(signum, on_signal)
     try:
         server.start()
-        while not server.killed.wait(0.5):
+        while not server.stopped.wait(0.5):
             pass
     finally:
         if not server.killed.is_set():

@@ -1,0 +1,287 @@
+"""What each `stoker` subcommand does (argument parsing lives in stoker.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from datetime import timedelta
+from typing import Any
+
+from stoker import codec
+from stoker.app import App, default_storage_url
+from stoker.errors import JobNotFoundError, StokerError
+from stoker.jobs import resolve
+from stoker.server.options import ServerOptions
+
+
+def importable_cwd() -> None:
+    """Like uvicorn and celery: the user's modules in the working directory are importable."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+
+
+def load_app(args: argparse.Namespace) -> App:
+    """The App named by --app, or one on --storage / $STOKER_STORAGE / the default file."""
+    importable_cwd()
+    if getattr(args, "app", None):
+        module_name, _, attribute = args.app.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise StokerError(f"cannot import {module_name!r} for --app: {exc}") from None
+        app = getattr(module, attribute or "app", None)
+        if not isinstance(app, App):
+            raise StokerError(f"--app {args.app!r} is not a stoker.App (got {type(app).__name__})")
+        return app
+    return App(getattr(args, "storage", None) or default_storage_url())
+
+
+def server_options(args: argparse.Namespace) -> ServerOptions:
+    queues = [queue.strip() for queue in args.queues.split(",") if queue.strip()]
+    return ServerOptions(
+        queues=queues,
+        workers=args.workers,
+        name=args.name,
+        poll_interval=args.poll_interval,
+        heartbeat_interval=args.heartbeat_interval,
+        server_timeout=args.server_timeout,
+        shutdown_timeout=args.shutdown_timeout,
+        scheduler_interval=args.scheduler_interval,
+        schedulers=not args.no_schedulers,
+    )
+
+
+def run_server(args: argparse.Namespace) -> int:
+    options = server_options(args)  # validate before starting anything
+    if args.processes < 1 or args.processes > 64:
+        raise ValueError(f"--processes must be from 1 to 64, got {args.processes}")
+    if args.processes > 1:
+        from stoker.server.processes import run_processes
+
+        return run_processes(args.processes, sys.argv[1:])
+    app = load_app(args)
+    try:
+        app.run_server(**{f: getattr(options, f) for f in options.__dataclass_fields__})
+    finally:
+        app.close()
+    return 0
+
+
+def _cli_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def enqueue(args: argparse.Namespace) -> int:
+    importable_cwd()
+    func = resolve(args.function)
+    kwargs = json.loads(args.kwargs)
+    if not isinstance(kwargs, dict):
+        raise ValueError("--kwargs must be a JSON object")
+    app = load_app(args)
+    try:
+        client = app.with_options(queue=args.queue) if args.queue else app
+        values = [_cli_value(arg) for arg in args.args]
+        if args.delay is not None:
+            job_id = client.enqueue_in(timedelta(seconds=args.delay), func, *values, **kwargs)
+        else:
+            job_id = client.enqueue(func, *values, **kwargs)
+    finally:
+        app.close()
+    print(job_id)
+    return 0
+
+
+def list_jobs(args: argparse.Namespace) -> int:
+    app = load_app(args)
+    try:
+        records = app.storage.list_jobs(
+            args.state,
+            queue=args.queue,
+            search=args.search,
+            offset=args.offset,
+            limit=args.limit,
+            newest_first=not args.oldest_first,
+        )
+        total = app.storage.count_jobs(args.state, queue=args.queue, search=args.search)
+    finally:
+        app.close()
+    for record in records:
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "id": record.id,
+                        "function": record.function,
+                        "queue": record.queue,
+                        "state": record.state.name,
+                        "at": record.state.created_at.isoformat(),
+                        "args": codec.loads(record.args),
+                        "reason": record.state.reason,
+                    },
+                    default=str,
+                )
+            )
+        else:
+            reason = f"  ({record.state.reason})" if record.state.reason else ""
+            print(
+                f"{record.id:>10}  {record.state.created_at:%Y-%m-%d %H:%M:%S}  "
+                f"{record.queue:<10} {record.function}{reason}"
+            )
+    if not args.json:
+        print(f"-- {len(records)} of {total} {args.state} job(s)", file=sys.stderr)
+    return 0
+
+
+def show_job(args: argparse.Namespace) -> int:
+    app = load_app(args)
+    try:
+        info = app.get_job(args.job_id)
+    finally:
+        app.close()
+    if info is None:
+        raise JobNotFoundError(f"no job with id {args.job_id!r}")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "id": info.id,
+                    "function": info.function,
+                    "args": codec.to_json_value(list(info.args)),
+                    "kwargs": codec.to_json_value(dict(info.kwargs)),
+                    "queue": info.queue,
+                    "state": info.state,
+                    "params": dict(info.params),
+                    "history": [
+                        {
+                            "name": h.name,
+                            "at": h.created_at.isoformat(),
+                            "reason": h.reason,
+                            "data": dict(h.data),
+                        }
+                        for h in info.history
+                    ],
+                    "logs": [{"at": at.isoformat(), "message": text} for at, text in info.logs],
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return 0
+    arguments = ", ".join(
+        [repr(a) for a in info.args] + [f"{k}={v!r}" for k, v in info.kwargs.items()]
+    )
+    print(f"Job {info.id}: {info.function}({arguments})")
+    print(
+        f"  state: {info.state}   queue: {info.queue}   "
+        f"created: {info.created_at:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    for entry in info.history:
+        reason = f" - {entry.reason}" if entry.reason else ""
+        print(f"  {entry.created_at:%Y-%m-%d %H:%M:%S.%f}  {entry.name}{reason}")
+    if info.state == "Succeeded":
+        print(f"  result: {info.result!r}")
+    if info.exception is not None:
+        print(f"  last exception: {info.exception.type}: {info.exception.message}")
+    for at, text in info.logs:
+        print(f"  log {at:%H:%M:%S}  {text}")
+    return 0
+
+
+def _move_jobs(args: argparse.Namespace, verb: str) -> int:
+    app = load_app(args)
+    changed = 0
+    try:
+        for job_id in args.job_ids:
+            move = app.requeue if verb == "requeue" else app.delete
+            ok = move(job_id, expected_state=args.expected_state)
+            changed += int(ok)
+            print(
+                f"{job_id}: "
+                + (f"{verb}d" if ok else "not changed (unknown, or not in the expected state)")
+            )
+    finally:
+        app.close()
+    return 0 if changed == len(args.job_ids) else 1
+
+
+def requeue_jobs(args: argparse.Namespace) -> int:
+    return _move_jobs(args, "requeue")
+
+
+def delete_jobs(args: argparse.Namespace) -> int:
+    return _move_jobs(args, "delete")
+
+
+def list_recurring(args: argparse.Namespace) -> int:
+    from stoker.cron import Schedule
+
+    app = load_app(args)
+    try:
+        records = app.storage.list_recurring()
+    finally:
+        app.close()
+    for record in records:
+        when = record.next_run.strftime("%Y-%m-%d %H:%M:%S UTC") if record.next_run else "paused"
+        words = Schedule(record.cron, record.timezone).describe()
+        print(
+            f"{record.id:<24} {record.cron:<16} ({words}, {record.timezone})  "
+            f"next: {when}  {record.function}"
+        )
+        if record.error:
+            print(f"{'':<24} error: {record.error}")
+    print(f"-- {len(records)} recurring job(s)", file=sys.stderr)
+    return 0
+
+
+def recurring_action(args: argparse.Namespace) -> int:
+    app = load_app(args)
+    try:
+        if args.verb == "trigger":
+            print(app.recurring.trigger(args.recurring_id))
+            return 0
+        done = getattr(app.recurring, args.verb)(args.recurring_id)
+    finally:
+        app.close()
+    if not done:
+        raise JobNotFoundError(f"no recurring job with id {args.recurring_id!r}")
+    print(
+        f"{args.recurring_id}: {args.verb}d"
+        if args.verb != "pause"
+        else f"{args.recurring_id}: paused"
+    )
+    return 0
+
+
+def migrate(args: argparse.Namespace) -> int:
+    url = getattr(args, "storage", None) or default_storage_url()
+    from stoker.storage import open_storage
+
+    storage = open_storage(url)  # every storage migrates its schema when opened
+    migrate_now = getattr(storage, "migrate", None)
+    if callable(migrate_now):
+        migrate_now()
+    storage.close()
+    print("storage schema is up to date")
+    return 0
+
+
+def dashboard(args: argparse.Namespace) -> int:
+    module = importlib.import_module("stoker.dashboard")
+    app = load_app(args)
+    try:
+        module.serve(app, host=args.host, port=args.port, read_only=args.read_only)
+    finally:
+        app.close()
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from stoker.demo import run_demo
+
+    return run_demo(seconds=args.seconds)

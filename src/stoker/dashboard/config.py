@@ -1,0 +1,61 @@
+"""The dashboard's settings, fixed when `create_app` builds it."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+
+if TYPE_CHECKING:
+    from stoker.app import App
+
+PAGE_SIZES: tuple[int, ...] = (10, 20, 50, 100, 500)
+DEFAULT_PAGE_SIZE = 20
+MAX_SEARCH_LENGTH = 200
+MAX_SELECTION = 1000  # ids accepted in one "selected jobs" POST
+
+Authorize = Callable[[Request], bool]
+ReadOnly = bool | Callable[[Request], bool]
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    """Everything a request handler needs besides the request: the App and the options."""
+
+    app: App
+    title: str = "stoker"
+    authorize: Authorize | None = None
+    read_only: ReadOnly = False
+    server_timeout: timedelta = timedelta(minutes=5)
+    # Signs the CSRF tokens and flash messages. Random per process by default: give every process
+    # of a multi-process deployment the same key, or a form from one process fails on another.
+    secret_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    # A bulk "all matching" action stops after this long (the page says how many remain), so
+    # a request never outlives a proxy's timeout; running it again continues.
+    bulk_time_budget: timedelta = timedelta(seconds=20)
+    bulk_batch_size: int = 500
+    # The Retries page pages through Scheduled jobs (the Monitor has no retry index): at most
+    # this many are looked at per page view; the nav counter looks at fewer.
+    retries_scan_limit: int = 10_000
+    retries_counter_scan_limit: int = 1_000
+    poll_interval: timedelta = timedelta(seconds=2)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.title, str) or not self.title.strip():
+            raise ValueError(f"title must be a non-empty string, got {self.title!r}")
+        if self.authorize is not None and not callable(self.authorize):
+            raise TypeError(f"authorize must be a callable(request) -> bool, got {self.authorize!r}")
+        if not isinstance(self.read_only, bool) and not callable(self.read_only):
+            raise TypeError(
+                f"read_only must be a bool or a callable(request) -> bool, got {self.read_only!r}"
+            )
+        if self.server_timeout <= timedelta(0):
+            raise ValueError(f"server_timeout must be positive, got {self.server_timeout}")
+        if not isinstance(self.secret_key, bytes) or len(self.secret_key) < 16:
+            raise ValueError("secret_key must be at least 16 bytes")
+        if self.bulk_batch_size < 1 or self.retries_scan_limit < 1:
+            raise ValueError("bulk_batch_size and retries_scan_limit must be >= 1")
