@@ -1,0 +1,1 @@
+"""Scenario tests: real servers on every storage."""

@@ -1,0 +1,67 @@
+"""Job functions the scenario tests enqueue; importable by servers in other processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import stoker
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def sleep_for(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def record_run(marker_dir: str, name: str, seconds: float = 0.0) -> str:
+    """Sleep, then append a line to a file per job, so tests can count how often it ran."""
+    time.sleep(seconds)
+    with Path(marker_dir, name).open("a") as handle:
+        handle.write(f"{os.getpid()}\n")
+    return name
+
+
+def wait_until_cancelled(limit: float) -> str:
+    context = stoker.current_job()
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if context.cancelled:
+            return "noticed cancellation"
+        context.progress(0.5)
+        time.sleep(0.02)
+    return "never cancelled"
+
+
+async def async_sleep(seconds: float) -> str:
+    await asyncio.sleep(seconds)
+    return "slept"
+
+
+def busy_loop(seconds: float) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pass
+    return "finished"
+
+
+def with_progress_and_log() -> str:
+    context = stoker.current_job()
+    context.progress(0.25)
+    context.log("first step done")
+    context.progress(1.0)
+    context.log("all done")
+    return context.id
+
+
+def crash_process() -> None:
+    os._exit(13)
