@@ -31,7 +31,8 @@ class App(Client):
     `storage` is a URL (sqlite:///…, postgresql://…, redis://…) or a Storage instance; the default
     is $STOKER_STORAGE or `sqlite:///stoker.db`. Filters run in order after the built-in ones
     (retry, continuations, statistics). With `require_marked_jobs=True` only functions marked
-    with `@stoker.job` may be enqueued, and a server runs nothing else.
+    with `@stoker.job` may be enqueued, and a server runs nothing else; with `allowed_modules`
+    (e.g. `["myapp.tasks"]`) only functions in those modules and their submodules.
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class App(Client):
         default_queue: str = DEFAULT_QUEUE,
         filters: Sequence[StateFilter] = (),
         require_marked_jobs: bool = False,
+        allowed_modules: Sequence[str] | None = None,
     ) -> None:
         if isinstance(storage, str) or storage is None:
             self.storage_url: str | None = storage or default_storage_url()
@@ -62,6 +64,9 @@ class App(Client):
         self.default_retries = default_retries
         self.default_queue = validate_queue_name(default_queue)
         self.require_marked_jobs = require_marked_jobs
+        if isinstance(allowed_modules, str):
+            raise TypeError("allowed_modules is a list of module names, not one string")
+        self.allowed_modules = tuple(allowed_modules) if allowed_modules is not None else None
         builtin: list[StateFilter] = [
             RetryFilter(default_retries),
             ContinuationsFilter(),

@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from stoker.clock import ensure_aware_utc
-from stoker.errors import JobDefinitionError, JobNotFoundError
+from stoker.errors import JobDefinitionError, JobNotAllowedError, JobNotFoundError
 from stoker.job_info import JobInfo
 from stoker.jobs import (
     Invocation,
     JobOptions,
     OnExhausted,
+    check_allowed,
     exception_names,
     is_marked,
     options_of,
@@ -220,11 +221,12 @@ class Client:
         self, func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> tuple[Invocation, JobOptions]:
         if self._app.require_marked_jobs and not is_marked(func):
-            raise JobDefinitionError(
+            raise JobNotAllowedError(
                 f"{getattr(func, '__qualname__', func)!r} is not marked with @stoker.job and this "
                 "App only runs marked functions (require_marked_jobs=True)"
             )
         invocation = Invocation.of(func, args, kwargs)
+        check_allowed(invocation.function, self._app.allowed_modules)
         options = self._options.job.merged_over(options_of(func))
         return invocation, options
 

@@ -11,6 +11,10 @@ class JobDefinitionError(TypeError, StokerError):
     """The function given as a job cannot be run by a worker (lambda, closure, not importable)."""
 
 
+class JobNotAllowedError(JobDefinitionError):
+    """The function is outside `allowed_modules` or not marked with @stoker.job (never retried)."""
+
+
 class ArgumentEncodingError(ValueError, StokerError):
     """An argument or result cannot be stored as JSON."""
 

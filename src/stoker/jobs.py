@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any, Literal, TypeVar, overload
 
 from stoker import codec
-from stoker.errors import JobDefinitionError
+from stoker.errors import JobDefinitionError, JobNotAllowedError
 
 F = TypeVar("F", bound=Callable[..., Any])
 OnExhausted = Literal["fail", "delete"]
@@ -188,6 +188,24 @@ def function_path(func: Callable[..., Any]) -> str:
     if resolve(path) is not func:
         raise JobDefinitionError(f"{path} does not import back to {func!r}; is it shadowed?")
     return path
+
+
+def check_allowed(path: str, allowed_modules: Sequence[str] | None) -> None:
+    """Refuse a job path outside the allowlist BEFORE importing anything (an import can run code).
+
+    Whoever can write to the storage can create jobs; the allowlist (and `require_marked_jobs`)
+    keeps such a job from making a worker run `os:system` or any other importable callable.
+    """
+    if allowed_modules is None:
+        return
+    module_name = path.partition(":")[0]
+    for allowed in allowed_modules:
+        if module_name == allowed or module_name.startswith(allowed + "."):
+            return
+    raise JobNotAllowedError(
+        f"{path} is outside the modules this App may run ({', '.join(allowed_modules)}); "
+        "add its module to allowed_modules"
+    )
 
 
 def resolve(path: str) -> Callable[..., Any]:

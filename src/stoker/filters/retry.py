@@ -16,6 +16,7 @@ NEVER_RETRIED = frozenset(
     {
         "stoker.errors.ServerCrashedError",
         "stoker.errors.ResultEncodingError",
+        "stoker.errors.JobNotAllowedError",
     }
 )
 

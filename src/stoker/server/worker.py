@@ -13,11 +13,11 @@ from stoker import codec
 from stoker.context import JobContext
 from stoker.errors import (
     ArgumentEncodingError,
-    JobDefinitionError,
+    JobNotAllowedError,
     ResultEncodingError,
     ServerCrashedError,
 )
-from stoker.jobs import is_marked, resolve
+from stoker.jobs import check_allowed, is_marked, resolve
 from stoker.server.outage import Backoff
 from stoker.server.runner import RunningJob, deadline_for, run_job
 from stoker.states import Failed, State, Succeeded
@@ -101,9 +101,10 @@ class Worker(threading.Thread):
     def _call(self, fetched: FetchedJob, running: RunningJob) -> Any:
         func = self._functions.get(fetched.function)
         if func is None:
+            check_allowed(fetched.function, self.server.app.allowed_modules)
             func = resolve(fetched.function)
             if self.server.app.require_marked_jobs and not is_marked(func):
-                raise JobDefinitionError(
+                raise JobNotAllowedError(
                     f"{fetched.function} is not marked with @stoker.job; this server only runs "
                     "marked functions (require_marked_jobs=True)"
                 )
