@@ -48,7 +48,9 @@ class DashboardConfig:
         if not isinstance(self.title, str) or not self.title.strip():
             raise ValueError(f"title must be a non-empty string, got {self.title!r}")
         if self.authorize is not None and not callable(self.authorize):
-            raise TypeError(f"authorize must be a callable(request) -> bool, got {self.authorize!r}")
+            raise TypeError(
+                f"authorize must be a callable(request) -> bool, got {self.authorize!r}"
+            )
         if not isinstance(self.read_only, bool) and not callable(self.read_only):
             raise TypeError(
                 f"read_only must be a bool or a callable(request) -> bool, got {self.read_only!r}"
