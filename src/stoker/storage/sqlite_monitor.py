@@ -1,0 +1,277 @@
+"""Read-only Monitor queries of the SQLite storage (dashboard, CLI, App.get_job)."""
+
+from __future__ import annotations
+
+import heapq
+import json
+import sqlite3
+from collections.abc import Sequence
+from itertools import islice
+from typing import Any
+
+from stoker.storage.base import (
+    STATE_NAMES,
+    JobDetails,
+    JobRecord,
+    LogLine,
+    RecurringRecord,
+    ServerRecord,
+    StateRecord,
+)
+from stoker.storage.sqlite_codec import from_us, from_us_or_none, loads, parse_job_id
+from stoker.storage.sqlite_connection import Database
+
+_JOB_COLUMNS = """
+    SELECT j.id, j.function, j.args, j.kwargs, j.queue, j.params, j.created_at, j.state,
+        j.state_at, j.reason, j.data, j.state_id, j.expire_at, j.parent_id, j.progress
+    FROM job AS j"""
+RECURRING_COLUMNS = """
+    SELECT id, cron, timezone, function, args, kwargs, queue, params, next_run, created_at,
+        misfire, paused, last_run, last_job_id, error
+    FROM recurring"""
+
+# Every filter combination is its own constant statement, so each gets its own plan: pages walk
+# the partial index job_by_state (state, state_at) in order, or job_enqueued (queue, state_at)
+# for Enqueued jobs; SQLite only picks a partial index whose condition the query spells out.
+_STATE = " WHERE j.state = ? AND j.state <> 'Enqueued'"
+_STATE_QUEUE = " WHERE j.state = ? AND j.state <> 'Enqueued' AND j.queue = ?"
+_ENQUEUED = " WHERE j.state = 'Enqueued'"
+_ENQUEUED_QUEUE = " WHERE j.state = 'Enqueued' AND j.queue = ?"
+_SEARCH = (
+    " AND (j.id = ? OR j.function LIKE ? ESCAPE '\\' OR j.args LIKE ? ESCAPE '\\'"
+    " OR j.kwargs LIKE ? ESCAPE '\\')"
+)
+_ORDER = {
+    True: " ORDER BY j.state_at DESC, j.id DESC LIMIT ? OFFSET ?",
+    False: " ORDER BY j.state_at, j.id LIMIT ? OFFSET ?",
+}
+_FILTERS = {
+    "state": _STATE,
+    "state_queue": _STATE_QUEUE,
+    "enqueued": _ENQUEUED,
+    "enqueued_queue": _ENQUEUED_QUEUE,
+}
+ENQUEUED_QUEUES = "SELECT queue FROM state_count WHERE state = 'Enqueued' AND n > 0"
+# Every Enqueued job without a search is paged by merging the queues' ranges (_enqueued_page).
+LIST_JOBS = {
+    (kind, search, newest): _JOB_COLUMNS + where + (_SEARCH if search else "") + _ORDER[newest]
+    for kind, where in _FILTERS.items()
+    for search in (False, True)
+    for newest in (False, True)
+    if search or kind != "enqueued"
+}
+_COUNT = "SELECT count(*) FROM job AS j"
+COUNT_SEARCH = {kind: _COUNT + where + _SEARCH for kind, where in _FILTERS.items()}
+JOB = _JOB_COLUMNS + " WHERE j.id = ?"
+# Earlier states; the current one is in the job row.
+HISTORY = "SELECT name, created_at, reason, data FROM job_state WHERE job_id = ? ORDER BY seq"
+LOGS = "SELECT created_at, message FROM job_log WHERE job_id = ? ORDER BY id"
+CHILD_IDS = "SELECT id FROM job WHERE parent_id = ? ORDER BY id"
+
+
+def _state_order(row: Sequence[Any]) -> tuple[int, int]:
+    return row[8], row[0]  # (state_at, id), the order of every page
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _job_record(row: Sequence[Any]) -> JobRecord:
+    return JobRecord(
+        id=str(row[0]),
+        function=row[1],
+        args=row[2],
+        kwargs=row[3],
+        queue=row[4],
+        params=loads(row[5]),
+        created_at=from_us(row[6]),
+        state=StateRecord(row[7], from_us(row[8]), row[9], loads(row[10])),
+        state_id=int(row[11]),
+        expire_at=from_us_or_none(row[12]),
+        parent_id=str(row[13]) if row[13] is not None else None,
+        progress=row[14],
+    )
+
+
+def recurring_record(row: Sequence[Any]) -> RecurringRecord:
+    return RecurringRecord(
+        id=row[0],
+        cron=row[1],
+        timezone=row[2],
+        function=row[3],
+        args=row[4],
+        kwargs=row[5],
+        queue=row[6],
+        params=loads(row[7]),
+        next_run=from_us_or_none(row[8]),
+        created_at=from_us(row[9]),
+        misfire=row[10],
+        paused=bool(row[11]),
+        last_run=from_us_or_none(row[12]),
+        last_job_id=row[13],
+        error=row[14],
+    )
+
+
+def _filter(state: str, queue: str | None, search: str | None) -> tuple[str, list[Any]]:
+    """(filter kind, its parameters) of a list_jobs/count_jobs call."""
+    values: list[Any]
+    if state == "Enqueued":
+        kind, values = ("enqueued", []) if queue is None else ("enqueued_queue", [queue])
+    else:
+        kind, values = ("state", [state]) if queue is None else ("state_queue", [state, queue])
+    if search:
+        pattern = _like_pattern(search.strip())
+        values += [parse_job_id(search), pattern, pattern, pattern]
+    return kind, values
+
+
+class MonitorReads:
+    """Monitor: read-only, lock-free in WAL (readers never wait for writers)."""
+
+    _db: Database
+
+    def _all(self, sql: str, values: Sequence[Any] = ()) -> list[Any]:
+        return self._db.read(lambda conn: conn.execute(sql, values).fetchall())
+
+    def _one(self, sql: str, values: Sequence[Any] = ()) -> Any:
+        return self._db.read(lambda conn: conn.execute(sql, values).fetchone())
+
+    def count_by_state(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATE_NAMES, 0)
+        for state, total in self._all("SELECT state, sum(n) FROM state_count GROUP BY state"):
+            counts[state] = int(total)
+        return counts
+
+    def list_jobs(
+        self,
+        state: str,
+        *,
+        queue: str | None = None,
+        search: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        newest_first: bool = True,
+    ) -> list[JobRecord]:
+        offset, limit = max(0, offset), max(0, limit)
+        kind, values = _filter(state, queue, search)
+        if kind == "enqueued" and not search:
+            rows = self._enqueued_page(offset, limit, newest_first)
+        else:
+            values += [limit, offset]
+            rows = self._all(LIST_JOBS[(kind, bool(search), newest_first)], values)
+        return [_job_record(row) for row in rows]
+
+    def _enqueued_page(self, offset: int, limit: int, newest_first: bool) -> list[Any]:
+        """A page of every queue's Enqueued jobs: the first offset+limit of each queue (an
+        ordered range of job_enqueued), merged, instead of sorting all of them."""
+        if not limit:
+            return []
+        sql = LIST_JOBS[("enqueued_queue", False, newest_first)]
+
+        def read(conn: sqlite3.Connection) -> list[list[Any]]:
+            queues = [row[0] for row in conn.execute(ENQUEUED_QUEUES).fetchall()]
+            return [conn.execute(sql, (queue, offset + limit, 0)).fetchall() for queue in queues]
+
+        ranges = self._db.snapshot_read(read)
+        merged = heapq.merge(*ranges, key=_state_order, reverse=newest_first)
+        return list(islice(merged, offset, offset + limit))
+
+    def count_jobs(self, state: str, *, queue: str | None = None, search: str | None = None) -> int:
+        if search:
+            kind, values = _filter(state, queue, search)
+            row = self._one(COUNT_SEARCH[kind], values)
+        elif queue is None:
+            row = self._one("SELECT sum(n) FROM state_count WHERE state = ?", (state,))
+        else:
+            row = self._one(
+                "SELECT n FROM state_count WHERE state = ? AND queue = ?", (state, queue)
+            )
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def job_details(self, job_id: str) -> JobDetails | None:
+        num = parse_job_id(job_id)
+        if num is None:
+            return None
+
+        def read(conn: sqlite3.Connection) -> JobDetails | None:
+            row = conn.execute(JOB, (num,)).fetchone()
+            if row is None:
+                return None
+            history = conn.execute(HISTORY, (num,)).fetchall()
+            logs = conn.execute(LOGS, (num,)).fetchall()
+            children = conn.execute(CHILD_IDS, (num,)).fetchall()
+            job = _job_record(row)
+            return JobDetails(
+                job=job,
+                history=(
+                    *(
+                        StateRecord(name, from_us(at), reason, loads(data))
+                        for name, at, reason, data in history
+                    ),
+                    job.state,
+                ),
+                logs=tuple(LogLine(from_us(at), message) for at, message in logs),
+                continuations=tuple(str(child[0]) for child in children),
+            )
+
+        return self._db.snapshot_read(read)
+
+    def job_states(self, job_ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+        wanted = {num: job_id for job_id in job_ids if (num := parse_job_id(job_id)) is not None}
+        if not wanted:
+            return {}
+        rows = self._all(
+            "SELECT id, state, state_id FROM job WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(wanted)),),
+        )
+        return {wanted[row[0]]: (row[1], int(row[2])) for row in rows}
+
+    def list_servers(self) -> list[ServerRecord]:
+        rows = self._all(
+            "SELECT id, hostname, pid, workers, queues, started_at, heartbeat_at "
+            "FROM server ORDER BY id"
+        )
+        return [
+            ServerRecord(
+                id=row[0],
+                hostname=row[1],
+                pid=row[2],
+                workers=row[3],
+                queues=tuple(loads(row[4])),
+                started_at=from_us(row[5]),
+                heartbeat_at=from_us(row[6]),
+            )
+            for row in rows
+        ]
+
+    def processing_counts(self) -> dict[str, int]:
+        rows = self._all(
+            "SELECT server_id, count(*) FROM job WHERE state = 'Processing' "
+            "AND state <> 'Enqueued' AND server_id IS NOT NULL GROUP BY server_id"
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    def queue_lengths(self) -> dict[str, int]:
+        rows = self._all("SELECT queue, n FROM state_count WHERE state = 'Enqueued' AND n > 0")
+        return {row[0]: int(row[1]) for row in rows}
+
+    def list_recurring(self) -> list[RecurringRecord]:
+        return [recurring_record(row) for row in self._all(RECURRING_COLUMNS + " ORDER BY id")]
+
+    def get_recurring(self, recurring_id: str) -> RecurringRecord | None:
+        row = self._one(RECURRING_COLUMNS + " WHERE id = ?", (recurring_id,))
+        return recurring_record(row) if row else None
+
+    def get_counters(self, keys: Sequence[str]) -> dict[str, int]:
+        values = dict.fromkeys(keys, 0)
+        if keys:
+            rows = self._all(
+                "SELECT key, value FROM counter WHERE key IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(keys)),),
+            )
+            for key, total in rows:
+                values[key] = int(total)
+        return values
