@@ -195,13 +195,22 @@ def _not_negative(text: str) -> int:
     return value
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stoker",
         description="Background jobs with a full history: server, dashboard and tools.",
         epilog=EPILOG,
     )
-    parser.add_argument("--log-level", default=os.environ.get("STOKER_LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=os.environ.get("STOKER_LOG_LEVEL", "INFO").upper(),
+        help="how much to log (default INFO, or $STOKER_LOG_LEVEL)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_server_parser(commands)
     _add_job_parsers(commands)
@@ -213,19 +222,28 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
-        level=str(args.log_level).upper(),
+        level=args.log_level if args.log_level in LOG_LEVELS else "INFO",
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     try:
         result: int = args.handler(args)
         return result
-    except (StokerError, ValueError, TypeError, KeyError, OSError) as exc:
+    except (StokerError, ValueError, TypeError, KeyError, OSError, OverflowError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"stoker: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # A bug or an unexpected driver error: one line for the user, the traceback for -v.
+        logging.getLogger("stoker.cli").debug("unexpected error", exc_info=True)
+        print(
+            f"stoker: error: {type(exc).__name__}: {exc} (--log-level DEBUG shows the traceback)",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -61,7 +61,7 @@ def run_server(args: argparse.Namespace) -> int:
     if args.processes > 1:
         from stoker.server.processes import run_processes
 
-        return run_processes(args.processes, sys.argv[1:])
+        return run_processes(args.processes, args.argv)
     app = load_app(args)
     try:
         app.run_server(**{f: getattr(options, f) for f in options.__dataclass_fields__})

@@ -105,8 +105,12 @@ class Client:
         """Run after `delay` (a timedelta or seconds)."""
         if isinstance(delay, bool) or not isinstance(delay, timedelta | int | float):
             raise TypeError(f"delay must be a timedelta or seconds, got {delay!r}")
-        step = delay if isinstance(delay, timedelta) else timedelta(seconds=delay)
-        return self.enqueue_at(self._app.clock.now() + step, func, *args, **kwargs)
+        try:
+            step = delay if isinstance(delay, timedelta) else timedelta(seconds=delay)
+            run_at = self._app.clock.now() + step
+        except (OverflowError, ValueError) as exc:  # NaN, inf, or past year 9999
+            raise ValueError(f"delay {delay!r} does not give a representable time: {exc}") from None
+        return self.enqueue_at(run_at, func, *args, **kwargs)
 
     def enqueue_at(
         self, when: datetime, func: Callable[..., Any], /, *args: Any, **kwargs: Any
@@ -130,8 +134,8 @@ class Client:
         transaction: all are stored or, if any item is bad, none."""
         jobs = []
         for index, call in enumerate(calls):
-            args, kwargs = ((), call) if isinstance(call, Mapping) else (tuple(call), {})
             try:
+                args, kwargs = ((), call) if isinstance(call, Mapping) else (tuple(call), {})
                 invocation, options = self._prepare(func, args, kwargs)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"item {index} of enqueue_many: {exc}") from exc
@@ -206,6 +210,8 @@ class Client:
         current = details.job.state.name
         if expected_state is not None and current != expected_state:
             return False
+        if current == "Deleted" and make(details.job.queue).name == "Deleted":
+            return False  # deleting twice changes nothing and must not add history
         return self._app.state_machine.change(
             job_id,
             make(details.job.queue),

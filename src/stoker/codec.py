@@ -61,8 +61,10 @@ def to_json_value(value: Any, path: str = "value") -> Any:
     if isinstance(value, tuple):
         return {"$tuple": [to_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]}
     if isinstance(value, set | frozenset):
+        # Sorted so that equal sets give equal JSON (stable ids in logs, dedup by text).
         items = [to_json_value(item, f"{path}{{item}}") for item in value]
-        return {"$set": sorted(items, key=lambda i: json.dumps(i, sort_keys=True))}
+        tag = "$frozenset" if isinstance(value, frozenset) else "$set"
+        return {tag: sorted(items, key=lambda i: json.dumps(i, sort_keys=True))}
     if isinstance(value, dict):
         return _encode_dict(value, path)
     for kind, tag, encode in _ENCODERS:
@@ -71,6 +73,7 @@ def to_json_value(value: Any, path: str = "value") -> Any:
     raise ArgumentEncodingError(
         f"{path}: values of type {type(value).__qualname__} cannot be stored as a job argument "
         "or result; supported: None, bool, int, float, str, list, tuple, dict with str keys, set, "
+        "frozenset, "
         "datetime, date, time, timedelta, UUID, Decimal, bytes"
     )
 
@@ -107,6 +110,8 @@ def _decode_tag(tag: str, payload: Any) -> Any:
         return tuple(from_json_value(item) for item in payload)
     if tag == "set":
         return {from_json_value(item) for item in payload}
+    if tag == "frozenset":
+        return frozenset(from_json_value(item) for item in payload)
     if tag == "dict":
         return {key: from_json_value(item) for key, item in payload.items()}
     decoder = _DECODERS.get(tag)

@@ -82,8 +82,12 @@ class Schedule:
         """Occurrences strictly after `moment`, as aware UTC datetimes, forever."""
         zone = parse_timezone(self.timezone)
         local = moment.astimezone(zone)
-        for occurrence in CronSim(self.expression, local):
-            yield occurrence.astimezone(UTC)
+        fields = self.expression.split()
+        if len(fields) == 5:
+            for occurrence in CronSim(self.expression, local):
+                yield occurrence.astimezone(UTC)
+            return
+        yield from _with_seconds(fields[0], " ".join(fields[1:]), local)
 
     def next_after(self, moment: datetime) -> datetime | None:
         """The first occurrence after `moment`; None if the expression never fires again."""
@@ -111,6 +115,36 @@ class Schedule:
             return str(CronSim(self.expression, datetime(2000, 1, 1, tzinfo=UTC)).explain())
         except Exception:  # explain() is best-effort; the raw expression is always shown too
             return self.expression
+
+
+def _with_seconds(seconds_field: str, minutes: str, local: datetime) -> Iterator[datetime]:
+    """6-field schedules: minutes from the 5-field rule, then the seconds within each minute.
+
+    cronsim follows Debian cron across DST changes only for 5-field expressions; with a seconds
+    field it skips the spring-forward day and fires twice on the fall-back day. Taking the
+    minutes from the 5-field expression keeps one DST behaviour for both forms.
+    """
+    seconds = _matching_seconds(seconds_field)
+    minute_start = local.replace(second=0, microsecond=0)
+    after = moment_utc = local.astimezone(UTC)
+    for minute in CronSim(minutes, minute_start - timedelta(microseconds=1)):
+        base = minute.astimezone(UTC)
+        for second in seconds:
+            occurrence = base + timedelta(seconds=second)
+            if occurrence > moment_utc and occurrence > after:
+                after = occurrence
+                yield occurrence
+
+
+def _matching_seconds(field: str) -> tuple[int, ...]:
+    """The seconds 0..59 that a cron seconds field selects."""
+    start = datetime(2000, 1, 1, tzinfo=UTC)
+    found: list[int] = []
+    for occurrence in CronSim(f"{field} * * * * *", start - timedelta(microseconds=1)):
+        if occurrence >= start + timedelta(minutes=1):
+            break
+        found.append(occurrence.second)
+    return tuple(found)
 
 
 def misfire_grace(interval_hint: timedelta | None = None) -> timedelta:

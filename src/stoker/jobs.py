@@ -5,18 +5,21 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Literal, TypeVar, overload
 
 from stoker import codec
-from stoker.errors import JobDefinitionError, JobNotAllowedError
+from stoker.errors import ArgumentEncodingError, JobDefinitionError, JobNotAllowedError
 
 F = TypeVar("F", bound=Callable[..., Any])
 OnExhausted = Literal["fail", "delete"]
 DEFAULT_QUEUE = "default"
 DEFAULT_RETRIES = 10  # Hangfire's default number of automatic retries
+MAX_RETRY_DELAY_SECONDS = 10 * 366 * 24 * 3600  # beyond this a delay is surely a unit mistake
 _OPTIONS_ATTRIBUTE = "__stoker_options__"
 
 
@@ -65,8 +68,18 @@ def validate_options(options: JobOptions) -> None:
     if options.retries is not None and options.retries < 0:
         raise JobDefinitionError(f"retries must be >= 0, got {options.retries}")
     for delay in options.retry_delays or ():
-        if not isinstance(delay, int | float) or delay < 0:
-            raise JobDefinitionError(f"retry delays must be seconds >= 0, got {delay!r}")
+        # math.isfinite rejects NaN and inf, which would otherwise reach datetime arithmetic
+        # in a worker; bools are ints to Python but never meant as seconds.
+        if (
+            not isinstance(delay, int | float)
+            or isinstance(delay, bool)
+            or not math.isfinite(delay)
+            or not 0 <= delay <= MAX_RETRY_DELAY_SECONDS
+        ):
+            raise JobDefinitionError(
+                f"retry delays must be seconds between 0 and {MAX_RETRY_DELAY_SECONDS} "
+                f"(10 years), got {delay!r}"
+            )
     if options.on_exhausted not in (None, "fail", "delete"):
         raise JobDefinitionError(
             f"on_exhausted must be 'fail' or 'delete', got {options.on_exhausted!r}"
@@ -75,7 +88,15 @@ def validate_options(options: JobOptions) -> None:
         not isinstance(options.timeout, timedelta) or options.timeout <= timedelta(0)
     ):
         raise JobDefinitionError(f"timeout must be a positive timedelta, got {options.timeout!r}")
-    codec.to_json_value(dict(options.params), "params")
+    _check_params(options.params)
+
+
+def _check_params(params: Mapping[str, Any]) -> None:
+    """Parameters are stored as plain JSON (no tags): refuse NaN, sets, dates... now."""
+    try:
+        json.dumps(dict(params), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ArgumentEncodingError(f"params must be plain JSON values: {exc}") from None
 
 
 def validate_queue_name(queue: str) -> str:
@@ -95,6 +116,8 @@ def exception_names(types: Sequence[type[BaseException] | str] | None) -> tuple[
     """Exception classes as the names stored with a job (matched against the raised type's MRO)."""
     if types is None:
         return None
+    if isinstance(types, str | type):
+        types = (types,)  # `only_on=TimeoutError` means the one class, not its characters
     names = []
     for item in types:
         if isinstance(item, str):
@@ -165,7 +188,7 @@ def function_path(func: Callable[..., Any]) -> str:
     """The `pkg.mod:qualname` a worker imports; refuse what another process cannot import."""
     if isinstance(func, functools.partial):
         raise JobDefinitionError("functools.partial cannot be a job; pass the arguments instead")
-    if inspect.ismethod(func):
+    if inspect.ismethod(func) and not isinstance(func.__self__, type):
         raise JobDefinitionError(
             f"{func!r} is a bound method; jobs must be module-level functions "
             "(or static/class methods reached through their class)"
@@ -185,7 +208,8 @@ def function_path(func: Callable[..., Any]) -> str:
             "import; move it into a module (e.g. tasks.py) and import it from there"
         )
     path = f"{module}:{qualname}"
-    if resolve(path) is not func:
+    # `==`, not `is`: a classmethod is a new bound object on every attribute access.
+    if resolve(path) != func:
         raise JobDefinitionError(f"{path} does not import back to {func!r}; is it shadowed?")
     return path
 
@@ -267,4 +291,7 @@ def bind_arguments(
     except TypeError as exc:
         raise JobDefinitionError(f"arguments do not match {path}{signature}: {exc}") from None
     for name, value in bound.arguments.items():
-        codec.to_json_value(value, f"argument {name!r} of {path}")
+        try:
+            codec.to_json_value(value, repr(name))
+        except ArgumentEncodingError as exc:  # says where: "argument rows[3]['when']: ..."
+            raise ArgumentEncodingError(f"{path}: argument {exc}") from None

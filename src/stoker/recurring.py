@@ -58,6 +58,15 @@ class RecurringJobs:
         existing = self._app.storage.get_recurring(recurring_id)
         paused = existing.paused if existing is not None else False
         next_run = None if paused else schedule.next_after(now)
+        if (
+            existing is not None
+            and not paused
+            and existing.next_run is not None
+            and (existing.cron, existing.timezone) == (schedule.expression, schedule.timezone)
+        ):
+            # Every deploy re-adds its recurring jobs; keeping the stored next run means an
+            # occurrence that fell due while the servers restarted is still run, not skipped.
+            next_run = existing.next_run
         record = RecurringRecord(
             id=recurring_id,
             cron=schedule.expression,
@@ -77,10 +86,23 @@ class RecurringJobs:
 
     def trigger(self, recurring_id: str) -> str:
         """Enqueue the recurring job now, outside its schedule; returns the new job's id."""
-        record = self._require(recurring_id)
-        now = self._app.clock.now()
-        job = occurrence_job(record, now, reason=f"Triggered now from recurring job {record.id}")
-        return self._app.storage.create_jobs([job])[0]
+        for _attempt in range(5):
+            record = self._require(recurring_id)
+            now = self._app.clock.now()
+            reason = f"Triggered now from recurring job {record.id}"
+            job = occurrence_job(record, now, reason=reason)
+            if record.next_run is None:
+                # Paused: there is no next run to compare-and-set against, so the job is
+                # created on its own and last_run keeps the last scheduled occurrence.
+                return self._app.storage.create_jobs([job])[0]
+            # The scheduler's exactly-once step with the schedule unchanged records the job as
+            # the last run; losing to a scheduler firing at this instant just means read again.
+            ids = self._app.storage.fire_recurring(
+                record.id, record.next_run, record.next_run, [job], now
+            )
+            if ids:
+                return ids[0]
+        raise RuntimeError(f"could not trigger {recurring_id!r}: its schedule kept changing")
 
     def pause(self, recurring_id: str) -> bool:
         """Stop creating jobs until resumed; False if there is no such recurring job."""
@@ -91,6 +113,8 @@ class RecurringJobs:
         record = self._app.storage.get_recurring(recurring_id)
         if record is None:
             return False
+        if not record.paused:
+            return True  # resuming a running schedule must not move (and skip) its next run
         next_run = Schedule(record.cron, record.timezone).next_after(self._app.clock.now())
         return self._app.storage.set_recurring_paused(recurring_id, False, next_run)
 

@@ -77,7 +77,8 @@ class RetryFilter:
                 traceback=failed.traceback,
                 reason=f"Retry attempt {attempt} of {retries}: {summary}"[:1000],
             )
-        elif retries > 0 and params.get("on_exhausted") == "delete":
+        elif params.get("on_exhausted") == "delete":
+            # Deleting on exhaustion holds with retries=0 too: the user asked for no Failed jobs.
             context.candidate = Deleted(reason=f"Retries exhausted ({retries}); {summary}"[:1000])
         elif retries > 0:
             context.candidate = Failed(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from collections.abc import Sequence
@@ -63,15 +64,26 @@ class ServerOptions:
             "cancellation_interval",
         ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)  # NaN compares false to everything: reject it here
+                or value < 0
+            ):
+                raise ValueError(
+                    f"{name} must be a number of seconds, finite and >= 0, got {value!r}"
+                )
         if self.server_timeout <= self.heartbeat_interval:
             raise ValueError(
                 f"server_timeout ({self.server_timeout}) must be longer than heartbeat_interval "
                 f"({self.heartbeat_interval}), or live servers would be declared dead"
             )
-        if self.max_crashes < 1:
-            raise ValueError(f"max_crashes must be >= 1, got {self.max_crashes}")
+        if (
+            isinstance(self.max_crashes, bool)
+            or not isinstance(self.max_crashes, int)
+            or self.max_crashes < 1
+        ):
+            raise ValueError(f"max_crashes must be an int >= 1, got {self.max_crashes!r}")
 
     def server_id(self) -> str:
         base = self.name or socket.gethostname()
