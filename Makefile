@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/stoker demo
+	$(BIN)/python -m examples.registration --env demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard benchmarks examples)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 PAGE_SIZES: tuple[int, ...] = (10, 20, 50, 100, 500)
 DEFAULT_PAGE_SIZE = 20
 MAX_SEARCH_LENGTH = 200
-MAX_SELECTION = 1000  # ids accepted in one "selected jobs" POST
+MAX_SELECTION = max(PAGE_SIZES)  # ids accepted in one "selected jobs" POST (one full page)
 
 Authorize = Callable[[Request], bool]
 ReadOnly = bool | Callable[[Request], bool]
@@ -40,8 +40,8 @@ class DashboardConfig:
     bulk_batch_size: int = 500
     # The Retries page pages through Scheduled jobs (the Monitor has no retry index): at most
     # this many are looked at per page view; the nav counter looks at fewer.
-    retries_scan_limit: int = 10_000
-    retries_counter_scan_limit: int = 1_000
+    retries_scan_limit: int = 2_000
+    retries_counter_scan_limit: int = 500
     poll_interval: timedelta = timedelta(seconds=2)
 
     def __post_init__(self) -> None:

@@ -1,0 +1,8 @@
+"""The web dashboard: follow and steer jobs in a browser (a mountable Starlette ASGI app)."""
+
+from __future__ import annotations
+
+from stoker.dashboard.app import create_app, serve
+from stoker.dashboard.config import DashboardConfig
+
+__all__ = ["DashboardConfig", "create_app", "serve"]

@@ -1,0 +1,132 @@
+"""The JSON API behind the live parts of the pages (and for other tools): same reads, as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from stoker.dashboard import stats
+from stoker.dashboard.params import ListQuery, state_from_slug
+from stoker.dashboard.render import nav_counts
+from stoker.dashboard.routes_pages import MAX_JOB_ID_LENGTH
+from stoker.dashboard.security import config_of
+from stoker.dashboard.system import recurring_rows, server_rows
+from stoker.dashboard.views import details_view, job_json, list_page, state_json
+
+
+def _json(payload: Any) -> Response:
+    return JSONResponse(payload, headers={"cache-control": "no-store"})
+
+
+def api_stats(request: Request) -> Response:
+    """Counts per state, live nav numbers and the all-time totals the realtime chart diffs."""
+    config = config_of(request)
+    return _json(
+        {
+            "now": config.app.clock.now().isoformat(),
+            **nav_counts(request),
+            "totals": stats.totals(config.app.storage),
+        }
+    )
+
+
+def api_history(request: Request) -> Response:
+    config = config_of(request)
+    series = stats.history(config.app.storage, config.app.clock.now())
+    return _json(stats.history_json(series))
+
+
+def api_jobs(request: Request) -> Response:
+    state = state_from_slug(request.path_params["state"])
+    query = ListQuery.parse(state, request.query_params)
+    config = config_of(request)
+    page = list_page(config.app.storage, query)
+    now = config.app.clock.now()
+    return _json(
+        {
+            "state": state,
+            "total": page.total,
+            "page": page.query.page,
+            "pages": page.pages,
+            "size": page.query.size,
+            "jobs": [job_json(row.record, now) for row in page.rows],
+        }
+    )
+
+
+def api_job(request: Request) -> Response:
+    job_id = request.path_params["job_id"]
+    config = config_of(request)
+    valid = 0 < len(job_id) <= MAX_JOB_ID_LENGTH and job_id.isprintable()
+    view = details_view(config.app.storage, job_id) if valid else None
+    if view is None:
+        raise HTTPException(404, "There is no job with this id.")
+    return _json(
+        {
+            **job_json(view.record, config.app.clock.now()),
+            "history": [state_json(entry.state) for entry in reversed(view.timeline)],
+            "logs": [
+                {"created_at": line.created_at.isoformat(), "message": line.message}
+                for line in view.logs
+            ],
+            "continuations": [{"id": child, "state": state} for child, state in view.continuations],
+        }
+    )
+
+
+def api_servers(request: Request) -> Response:
+    config = config_of(request)
+    rows = server_rows(config.app.storage, config.app.clock.now(), config.server_timeout)
+    return _json(
+        [
+            {
+                "id": row.record.id,
+                "hostname": row.record.hostname,
+                "pid": row.record.pid,
+                "workers": row.record.workers,
+                "queues": list(row.record.queues),
+                "started_at": row.record.started_at.isoformat(),
+                "heartbeat_at": row.record.heartbeat_at.isoformat(),
+                "in_flight": row.in_flight,
+                "dead": row.dead,
+            }
+            for row in rows
+        ]
+    )
+
+
+def api_recurring(request: Request) -> Response:
+    rows = recurring_rows(config_of(request).app.storage)
+    return _json(
+        [
+            {
+                "id": row.record.id,
+                "cron": row.record.cron,
+                "description": row.words,
+                "timezone": row.record.timezone,
+                "function": row.record.function,
+                "queue": row.record.queue,
+                "next_run": row.record.next_run.isoformat() if row.record.next_run else None,
+                "last_run": row.record.last_run.isoformat() if row.record.last_run else None,
+                "last_job_id": row.record.last_job_id,
+                "last_job_state": row.last_job_state,
+                "paused": row.record.paused,
+                "error": row.record.error,
+            }
+            for row in rows
+        ]
+    )
+
+
+ROUTES = [
+    Route("/api/stats", api_stats),
+    Route("/api/history", api_history),
+    Route("/api/jobs/{state}", api_jobs),
+    Route("/api/job/{job_id:path}", api_job),
+    Route("/api/servers", api_servers),
+    Route("/api/recurring", api_recurring),
+]

@@ -1,0 +1,43 @@
+"""Job functions the dashboard tests enqueue (importable by path, as stoker requires)."""
+
+from __future__ import annotations
+
+import threading
+
+import stoker
+
+# Set by a test to let `wait_until_released` finish; a job blocks on it while a test looks at it.
+RELEASE = threading.Event()
+ATTEMPTS: dict[str, int] = {}
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def send_welcome_email(address: str) -> str:
+    return f"sent to {address}"
+
+
+def fail_first_time(key: str) -> str:
+    """Raises on its first run and succeeds when run again (requeued from the dashboard)."""
+    ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
+    if ATTEMPTS[key] == 1:
+        raise ValueError(f"first attempt of {key} fails <on purpose>")
+    return "second time lucky"
+
+
+def always_fail(message: str) -> None:
+    raise RuntimeError(message)
+
+
+def report_progress_until_released() -> str:
+    """Reports progress and log lines, then waits (cancellable) until the test releases it."""
+    job = stoker.current_job()
+    job.progress(0.25)
+    job.log("started <work>")
+    while not RELEASE.wait(0.05):
+        if job.cancelled:
+            return "cancelled"
+    job.progress(1.0)
+    return "released"
