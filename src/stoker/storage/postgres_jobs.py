@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
-
-from psycopg.types.json import Json, Jsonb
 
 from stoker.errors import JobNotFoundError
 from stoker.storage.base import (
@@ -25,6 +25,7 @@ CONTINUATION_MET = "Parent job %s reached %s"
 CONTINUATION_NOT_MET = "continuation condition not met"
 FOLD_LOCK_CLASS = 0x570CE3  # advisory lock (class, hashtext(schema)) of the shard folder
 
+_dumps = partial(json.dumps, separators=(",", ":"))
 _BATCH_COLUMNS = (
     "function", "args", "kwargs", "queue", "params", "created_at", "state", "reason", "data",
     "state_at", "run_at", "expire_at", "parent_id", "on_states", "deleted_expire_at",
@@ -44,35 +45,47 @@ def _effective_state(job: NewJob, parent_state: str | None) -> tuple[StateRecord
     return job.state, None
 
 
+def _json_text(value: Mapping[str, Any], memo: dict[int, tuple[Mapping[str, Any], str]]) -> str:
+    """JSON text of a mapping; a bulk enqueue often shares one mapping between all its jobs."""
+    found = memo.get(id(value))
+    if found is not None and found[0] is value:
+        return found[1]
+    text = _dumps(dict(value))
+    memo[id(value)] = (value, text)
+    return text
+
+
 def _batch_params(jobs: Sequence[NewJob], parent_states: Mapping[str, str]) -> dict[str, Any]:
     """Column arrays for the single multi-row INSERT of CREATE_JOBS."""
-    columns: dict[str, list[Any]] = {name: [] for name in _BATCH_COLUMNS}
+    rows = []
+    memo: dict[int, tuple[Mapping[str, Any], str]] = {}
     for job in jobs:
         parent_state = parent_states.get(job.parent_id) if job.parent_id else None
         state, expire_at = _effective_state(job, parent_state)
-        row = (
-            job.function, job.args, job.kwargs, job.queue, Jsonb(dict(job.params)),
-            job.created_at, state.name, state.reason, Json(dict(state.data)), state.created_at,
-            job.run_at if state.name == "Scheduled" else None, expire_at,
+        rows.append((
+            job.function, job.args, job.kwargs, job.queue, _json_text(job.params, memo),
+            job.created_at, state.name, state.reason, _json_text(state.data, memo),
+            state.created_at, job.run_at if state.name == "Scheduled" else None, expire_at,
             parse_job_id(job.parent_id) if job.parent_id else None,
             ",".join(job.on_states) if job.on_states else None, job.deleted_expire_at,
-        )  # fmt: skip
-        for name, value in zip(_BATCH_COLUMNS, row, strict=True):
-            columns[name].append(value)
-    return columns
+        ))  # fmt: skip
+    columns = zip(*rows, strict=True)
+    return {name: list(values) for name, values in zip(_BATCH_COLUMNS, columns, strict=True)}
 
 
-def _counter_arrays(change: StateChange) -> dict[str, list[Any]]:
-    # One row per key: ON CONFLICT cannot update the same row twice in one statement.
+def _counters_json(change: StateChange) -> str:
+    """The counter increments as a JSON array for json_to_recordset, one element per key:
+    ON CONFLICT cannot update the same row twice in one statement."""
     merged: dict[str, tuple[int, datetime | None]] = {}
     for inc in change.counters:
         total, _ = merged.get(inc.key, (0, None))
         merged[inc.key] = (total + inc.by, inc.expire_at)
-    return {
-        "counter_keys": list(merged),
-        "counter_by": [by for by, _ in merged.values()],
-        "counter_expire": [expire for _, expire in merged.values()],
-    }
+    return _dumps(
+        [
+            {"k": key, "b": by, "e": expire.isoformat() if expire is not None else None}
+            for key, (by, expire) in merged.items()
+        ]
+    )
 
 
 def _change_params(change: StateChange, job_id: int) -> dict[str, Any]:
@@ -80,22 +93,22 @@ def _change_params(change: StateChange, job_id: int) -> dict[str, Any]:
     state = change.state
     return {
         "id": job_id,
-        "expected": list(change.expected_states) if change.expected_states else None,
+        "expected": ",".join(change.expected_states) if change.expected_states else None,
         "state_id": change.expected_state_id,
         "name": state.name,
         "reason": state.reason,
-        "data": Json(dict(state.data)),
+        "data": _dumps(dict(state.data)),
         "at": state.created_at,
         "queue": change.queue,
         "run_at": change.run_at if state.name == "Scheduled" else None,
         "expire_at": change.expire_at,
         "server_id": state.data.get("server_id") if state.name == "Processing" else None,
-        "params": Jsonb(dict(change.params)),
+        "params": _dumps(dict(change.params)),
         "final": state.name in FINAL_STATES,
         "enqueued_reason": CONTINUATION_MET % (change.job_id, state.name),
         "deleted_reason": CONTINUATION_NOT_MET,
         "deleted_expire_at": change.deleted_children_expire_at,
-        **_counter_arrays(change),
+        "counters": _counters_json(change),
     }
 
 
@@ -149,7 +162,7 @@ class JobWrites(PostgresBase):
         if not queues:
             return None
         params: dict[str, Any] = {
-            "queues": list(queues),
+            "queues": ",".join(queues),
             "server_id": server_id,
             "worker_id": worker_id,
             "now": now,

@@ -94,14 +94,24 @@ def parse_params(raw: Mapping[str, str]) -> dict[str, Any]:
 def new_job_args(jobs: Sequence[NewJob]) -> list[str]:
     """The job list as create.lua's parse_jobs reads it."""
     args = [str(len(jobs))]
+    # Jobs of one bulk enqueue may share their state record and params mapping: encode a
+    # shared object once (compared by identity with the previous job's, which costs nothing).
+    state: StateRecord | None = None
+    params: Mapping[str, Any] | None = None
+    state_args: list[str] = []
+    param_flat: list[str] = []
     for job in jobs:
-        at = to_us(job.state.created_at)
-        args += [job.function, job.args, job.kwargs, job.queue, job.state.name, at]
-        args += [state_entry(job.state), to_us(job.created_at)]
-        args.append(to_us(job.run_at) if job.run_at is not None else at)
-        args += [job.parent_id or "", framed(job.on_states), opt_us(job.deleted_expire_at)]
-        args.append(str(len(job.params)))
-        args += param_args(job.params)
+        if job.state is not state:
+            state = job.state
+            state_args = [state.name, to_us(state.created_at), state_entry(state)]
+        if job.params is not params:
+            params = job.params
+            param_flat = [str(len(params)), *param_args(params)]
+        run_at = to_us(job.run_at) if job.run_at is not None else state_args[1]
+        args += [job.function, job.args, job.kwargs, job.queue, *state_args]
+        args += [to_us(job.created_at), run_at, job.parent_id or "", framed(job.on_states)]
+        args.append(opt_us(job.deleted_expire_at))
+        args += param_flat
     return args
 
 
