@@ -1,0 +1,1 @@
+"""Runnable examples of stoker (each sub-package is one application; see its README)."""
