@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from stoker.errors import JobCancelledError, JobTimeoutError
@@ -83,23 +82,6 @@ def fire_due_recurring(server: Server) -> None:
             log.info("recurring job %s created job(s) %s", record.id, ", ".join(created))
         if record.error and created is not None:
             storage.record_recurring_error(record.id, None)
-
-
-def watchdog(server: Server) -> None:
-    """Forget servers that stopped heartbeating and requeue the jobs they left in Processing."""
-    storage = server.storage
-    now = server.clock.now()
-    dead = storage.remove_dead_servers(now - timedelta(seconds=server.options.server_timeout))
-    for server_id in dead:
-        log.warning("server %s stopped responding; its jobs go back to their queues", server_id)
-    while True:
-        requeued = storage.requeue_orphaned_jobs(server.clock.now(), BATCH)
-        if requeued:
-            log.warning(
-                "requeued %d job(s) of dead servers: %s", len(requeued), ", ".join(requeued[:20])
-            )
-        if len(requeued) < BATCH:
-            return
 
 
 def expire(server: Server) -> None:

@@ -16,6 +16,7 @@ from stoker.server import background
 from stoker.server.options import ServerOptions
 from stoker.server.outage import OutageReporter
 from stoker.server.runner import AsyncLoop, RunningJob
+from stoker.server.watchdog import Watchdog
 from stoker.server.worker import Worker
 from stoker.states import Enqueued
 from stoker.storage.base import ServerRecord
@@ -59,7 +60,7 @@ class Server:
             duties += [
                 ("delayed-scheduler", options.scheduler_interval, background.enqueue_due_scheduled),
                 ("recurring-scheduler", options.scheduler_interval, background.fire_due_recurring),
-                ("watchdog", max(1.0, min(options.server_timeout / 5, 60.0)), background.watchdog),
+                ("watchdog", max(1.0, min(options.server_timeout / 5, 60.0)), Watchdog()),
                 ("expiration", options.expiration_interval, background.expire),
             ]
         self._threads = [

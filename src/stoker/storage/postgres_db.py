@@ -22,6 +22,24 @@ _QUIET_SECONDS = 5.0
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
+class _DemotePoolWarnings(logging.Filter):
+    """psycopg_pool warns for every connection it discards and every failed reconnection
+    (dozens of lines per outage per process); stoker announces an outage once itself, so the
+    pool's warnings are turned into DEBUG records (kept for whoever debugs the pool)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+def _quiet_pool_logger() -> None:
+    pool_logger = logging.getLogger("psycopg.pool")
+    if not any(isinstance(f, _DemotePoolWarnings) for f in pool_logger.filters):
+        pool_logger.addFilter(_DemotePoolWarnings())
+
+
 def _configure(conn: Conn) -> None:
     # Stored datetimes come back in UTC whatever the server's TimeZone setting is.
     conn.execute("SET TIME ZONE 'UTC'")
@@ -103,6 +121,7 @@ class Database:
         self._announced = False
         self._restored_at = float("-inf")
         self._state_lock = threading.Lock()
+        _quiet_pool_logger()
         self.pool: ConnectionPool[Conn] = ConnectionPool(
             conninfo,
             min_size=min_size,

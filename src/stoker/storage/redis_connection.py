@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -23,6 +24,8 @@ DEFAULT_PREFIX = "stoker"
 # Longest single BLPOP; waits are split into such chunks so that a socket timeout (which must
 # exceed it) still detects a connection that died silently while we were blocked on it.
 WAIT_CHUNK = 5.0
+# Failures this soon after a recovery are logged only if they go on this long (see _outage).
+_QUIET_SECONDS = 5.0
 
 
 class OutageLoggingRetry(Retry):
@@ -40,7 +43,11 @@ class OutageLoggingRetry(Retry):
         )
         self._where = redact_url(url)
         self._lock = threading.Lock()
+        self._depth = threading.local()
         self._down = False
+        self._announced = False
+        self._down_since = 0.0
+        self._restored_at = -_QUIET_SECONDS
 
     def __deepcopy__(self, memo: dict[int, Any]) -> OutageLoggingRetry:
         # redis-py copies the retry into each connection; the outage state must be shared.
@@ -54,28 +61,44 @@ class OutageLoggingRetry(Retry):
             failures += 1
             # One failure is usually a pooled connection the server closed (after a restart, or
             # an idle timeout) and the retry reconnects at once: an outage is a second failure.
-            if failures == 2:
+            if failures >= 2:
                 self._outage(error)
             return fail(error, *rest)
 
-        result = super().call_with_retry(do, failed, *args, **kwargs)
-        if self._down:
+        # redis-py nests call_with_retry (a command's retry wraps connect()'s): only the
+        # outermost call's success proves Redis answers commands again.
+        depth = getattr(self._depth, "value", 0)
+        self._depth.value = depth + 1
+        try:
+            result = super().call_with_retry(do, failed, *args, **kwargs)
+        finally:
+            self._depth.value = depth
+        if depth == 0 and self._down:
             self._recovered()
         return result
 
     def _outage(self, error: Exception) -> None:
+        now = time.monotonic()
         with self._lock:
-            if self._down:
+            if not self._down:
+                self._down, self._announced, self._down_since = True, False, now
+            # A relapse right after a recovery (Redis still loading, a proxy flapping) is the
+            # same outage to a reader: stay quiet unless it lasts.
+            if self._announced or (
+                now - self._restored_at < _QUIET_SECONDS and now - self._down_since < _QUIET_SECONDS
+            ):
                 return
-            self._down = True
+            self._announced = True
         log.warning("Redis at %s is unreachable (%s); retrying with back-off", self._where, error)
 
     def _recovered(self) -> None:
         with self._lock:
             if not self._down:
                 return
-            self._down = False
-        log.warning("Redis at %s is reachable again", self._where)
+            self._down, announced = False, self._announced
+            self._restored_at = time.monotonic()
+        if announced:
+            log.warning("Redis at %s is reachable again", self._where)
 
 
 def split_url(url: str, options: dict[str, Any]) -> tuple[str, str]:
