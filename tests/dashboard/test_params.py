@@ -96,7 +96,8 @@ def test_fuzzed_list_parameters_never_fail_the_server(
 def test_fuzzed_job_ids_and_states_never_fail_the_server(client: TestClient, text: str) -> None:
     quoted = quote(text, safe="")
     for path in (f"/job/{quoted}", f"/api/job/{quoted}", f"/jobs/{quoted}"):
-        assert client.get(path).status_code in (200, 404, 400), path
+        # "/jobs/%2F" is "/jobs//" to the router, which redirects it to "/jobs" (307): fine.
+        assert client.get(path).status_code in (200, 307, 404, 400), path
 
 
 @pytest.mark.parametrize("storage", ["postgres", "redis", "sqlite"])
