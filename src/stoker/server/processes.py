@@ -40,10 +40,11 @@ def run_processes(count: int, argv: Sequence[str]) -> int:
     command = _child_argv(argv)
     children = [subprocess.Popen(command) for _ in range(count)]
     stopping = False
+    received = signal.SIGTERM
 
     def forward(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+        nonlocal stopping, received
+        stopping, received = True, signal.Signals(signum)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
@@ -58,7 +59,11 @@ def run_processes(count: int, argv: Sequence[str]) -> int:
                         "server process %d exited with %s; starting a new one", child.pid, code
                     )
                     time.sleep(RESTART_DELAY)
+                    if stopping:  # the signal came during the pause: no new child
+                        continue
                     children[index] = subprocess.Popen(command)
+                    if stopping:  # ... or while starting it, too late for forward() to see it
+                        children[index].send_signal(received)
             time.sleep(0.2)
     finally:
         for sig, handler in previous.items():
