@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench reliability-full clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# The reliability tests at full size (20,000-job kill storm, six database restarts, a
+# 1,000,000-job long run): about an hour. CI runs them at a reduced size within `make test`.
+reliability-full: $(STAMP)
+	STOKER_RELIABILITY_FULL=1 STOKER_RELIABILITY_REPORT=reliability-report.json \
+		$(BIN)/pytest -q tests/reliability --timeout 4000
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
