@@ -87,16 +87,6 @@ def test_max_crashes_is_configurable(redis_url: str, tmp_path: Path) -> None:
     app.close()
 
 
-NEIGHBOUR_BUG = (
-    "the watchdog counts a crash against every job the dead server was running, and the jobs "
-    "of one dead server are requeued together and fetched together again, so a job that runs "
-    "next to a poison job crashes with it every time and is Failed as poison too. Proposed "
-    "fix: a job fetched with crashes >= 1 runs alone (the server's other workers fetch "
-    "nothing until it ends), so further crashes are counted against the job that causes them"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=NEIGHBOUR_BUG)
 def test_a_job_that_ran_next_to_a_poison_job_is_not_failed_with_it(
     redis_url: str, tmp_path: Path
 ) -> None:

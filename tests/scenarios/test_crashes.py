@@ -35,7 +35,12 @@ def test_job_killed_mid_run_is_run_again_by_another_server(
         info = app.get_job(job_id)
         assert info is not None
         assert info.params["crashes"] == 1
-        assert "stopped responding" in (info.history[-3].reason or "")
+        reasons = [entry.reason or "" for entry in info.history]
+        assert any("stopped responding" in reason for reason in reasons)
+        # Jobs with a crash on record run one at a time; one fetched while another runs alone
+        # goes back to its queue, and says so.
+        others = [r for r in reasons if r.startswith("Another job that crashed")]
+        assert len(others) <= len(in_flight)
     assert app.storage.count_by_state()["Processing"] == 0
 
 

@@ -13,6 +13,7 @@ from types import FrameType, TracebackType
 from typing import TYPE_CHECKING
 
 from stoker.server import background
+from stoker.server.isolation import CrashIsolation
 from stoker.server.options import ServerOptions
 from stoker.server.outage import OutageReporter
 from stoker.server.runner import AsyncLoop, RunningJob
@@ -41,6 +42,7 @@ class Server:
         self.stopped = threading.Event()  # fully shut down and unregistered
         self.outage = OutageReporter()
         self.async_loop = AsyncLoop()
+        self.isolation = CrashIsolation()
         self._running: dict[int, RunningJob] = {}
         self._running_lock = threading.Lock()
         self._workers: list[Worker] = []

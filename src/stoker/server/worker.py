@@ -20,7 +20,7 @@ from stoker.errors import (
 from stoker.jobs import check_allowed, is_marked, resolve
 from stoker.server.outage import Backoff
 from stoker.server.runner import RunningJob, deadline_for, run_job
-from stoker.states import Failed, State, Succeeded
+from stoker.states import Enqueued, Failed, State, Succeeded
 from stoker.storage.base import FetchedJob
 
 if TYPE_CHECKING:
@@ -43,22 +43,43 @@ class Worker(threading.Thread):
         server = self.server
         backoff = Backoff()
         while not server.stopping.is_set():
-            try:
-                fetched = server.storage.fetch_next(
-                    server.options.queues, server.id, self.worker_id, server.clock.now()
-                )
-                if fetched is None:
-                    server.storage.wait_for_jobs(
-                        server.options.queues, server.options.poll_interval
+            error: Exception | None = None
+            with server.isolation.shared():
+                try:
+                    fetched = server.storage.fetch_next(
+                        server.options.queues, server.id, self.worker_id, server.clock.now()
                     )
+                except Exception as exc:
+                    fetched, error = None, exc
+                if fetched is not None:
+                    server.outage.succeeded()
+                    backoff.reset()
+                    self._run_fetched(fetched)
+                    continue
+            try:
+                if error is not None:
+                    raise error
+                server.storage.wait_for_jobs(server.options.queues, server.options.poll_interval)
                 server.outage.succeeded()
                 backoff.reset()
             except Exception as exc:
                 server.outage.failed("fetching jobs", exc)
                 server.stopping.wait(backoff.next_delay())
-                continue
-            if fetched is not None:
+
+    def _run_fetched(self, fetched: FetchedJob) -> None:
+        """Run the job; one with a server crash on record runs alone (see CrashIsolation)."""
+        crashes = int(fetched.params.get("crashes", 0))
+        if crashes == 0 or crashes >= self.server.options.max_crashes:
+            self.perform(fetched)
+            return
+        with self.server.isolation.alone() as alone:
+            if alone:
                 self.perform(fetched)
+                return
+        # Another suspect runs alone first; run both side by side and a crash would be blamed on
+        # both. Back to the queue (no crash counted): it is fetched again when it is its turn.
+        reason = "Another job that crashed its server runs alone first"
+        self.finish(fetched, Enqueued(queue=fetched.queue, reason=reason), None)
 
     def perform(self, fetched: FetchedJob) -> None:
         """Run the job and store its outcome; never raises."""
