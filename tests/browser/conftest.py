@@ -22,7 +22,8 @@ import stoker
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parent / "artifacts"
+# Screenshots of every page a test opened, to look at after a run (gitignored).
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results" / "browser"
 MOUNT = "/stoker"
 SERVER_OPTIONS = {
     "workers": 2,
@@ -117,5 +118,5 @@ def base_url(browser_app: stoker.App) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     """Screenshots land here (gitignored); look at them, they are what users see."""
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
