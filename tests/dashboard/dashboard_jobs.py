@@ -41,3 +41,9 @@ def report_progress_until_released() -> str:
             return "cancelled"
     job.progress(1.0)
     return "released"
+
+
+def log_and_return(text: str) -> str:
+    """Writes `text` to the job's log lines and returns it (for escaping tests)."""
+    stoker.current_job().log(text)
+    return text
