@@ -22,8 +22,10 @@ _DRIVERS: dict[str, tuple[str, str, str]] = {
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ***, safe for logs and error messages."""
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    """The URL with any password replaced by ***, safe for logs and error messages: in the
+    user-info part (`user:pw@`) and in query options (`?password=pw`, as libpq accepts)."""
+    url = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    return re.sub(r"([?&](?:password|pass|pwd|sslpassword)=)[^&#]*", r"\1***", url, flags=re.I)
 
 
 def open_storage(url: str, **options: Any) -> Storage:
