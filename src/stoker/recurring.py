@@ -57,16 +57,7 @@ class RecurringJobs:
         now = self._app.clock.now()
         existing = self._app.storage.get_recurring(recurring_id)
         paused = existing.paused if existing is not None else False
-        next_run = None if paused else schedule.next_after(now)
-        if (
-            existing is not None
-            and not paused
-            and existing.next_run is not None
-            and (existing.cron, existing.timezone) == (schedule.expression, schedule.timezone)
-        ):
-            # Every deploy re-adds its recurring jobs; keeping the stored next run means an
-            # occurrence that fell due while the servers restarted is still run, not skipped.
-            next_run = existing.next_run
+        next_run = _next_run(existing, schedule, now)
         record = RecurringRecord(
             id=recurring_id,
             cron=schedule.expression,
@@ -135,6 +126,22 @@ class RecurringJobs:
         if record is None:
             raise JobNotFoundError(f"no recurring job with id {recurring_id!r}")
         return record
+
+
+def _next_run(
+    existing: RecurringRecord | None, schedule: Schedule, now: datetime
+) -> datetime | None:
+    if existing is not None and existing.paused:
+        return None
+    if (
+        existing is not None
+        and existing.next_run is not None
+        and (existing.cron, existing.timezone) == (schedule.expression, schedule.timezone)
+    ):
+        # Every deploy re-adds its recurring jobs; keeping the stored next run means an
+        # occurrence that fell due while the servers restarted is still run, not skipped.
+        return existing.next_run
+    return schedule.next_after(now)
 
 
 def occurrence_job(record: RecurringRecord, now: datetime, reason: str) -> NewJob:

@@ -54,6 +54,15 @@ class ServerOptions:
             or not 1 <= self.workers <= 1000
         ):
             raise ValueError(f"workers must be an int from 1 to 1000, got {self.workers!r}")
+        self._check_intervals()
+        if (
+            isinstance(self.max_crashes, bool)
+            or not isinstance(self.max_crashes, int)
+            or self.max_crashes < 1
+        ):
+            raise ValueError(f"max_crashes must be an int >= 1, got {self.max_crashes!r}")
+
+    def _check_intervals(self) -> None:
         for name in (
             "poll_interval",
             "heartbeat_interval",
@@ -78,12 +87,6 @@ class ServerOptions:
                 f"server_timeout ({self.server_timeout}) must be longer than heartbeat_interval "
                 f"({self.heartbeat_interval}), or live servers would be declared dead"
             )
-        if (
-            isinstance(self.max_crashes, bool)
-            or not isinstance(self.max_crashes, int)
-            or self.max_crashes < 1
-        ):
-            raise ValueError(f"max_crashes must be an int >= 1, got {self.max_crashes!r}")
 
     def server_id(self) -> str:
         base = self.name or socket.gethostname()
