@@ -13,6 +13,7 @@ from typing import Any
 from stoker import codec
 from stoker.app import App, default_storage_url
 from stoker.errors import JobNotFoundError, StokerError
+from stoker.job_info import JobInfo
 from stoker.jobs import resolve
 from stoker.server.options import ServerOptions
 
@@ -147,32 +148,35 @@ def show_job(args: argparse.Namespace) -> int:
     if info is None:
         raise JobNotFoundError(f"no job with id {args.job_id!r}")
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "id": info.id,
-                    "function": info.function,
-                    "args": codec.to_json_value(list(info.args)),
-                    "kwargs": codec.to_json_value(dict(info.kwargs)),
-                    "queue": info.queue,
-                    "state": info.state,
-                    "params": dict(info.params),
-                    "history": [
-                        {
-                            "name": h.name,
-                            "at": h.created_at.isoformat(),
-                            "reason": h.reason,
-                            "data": dict(h.data),
-                        }
-                        for h in info.history
-                    ],
-                    "logs": [{"at": at.isoformat(), "message": text} for at, text in info.logs],
-                },
-                indent=2,
-                default=str,
-            )
-        )
-        return 0
+        print(json.dumps(_job_as_json(info), indent=2, default=str))
+    else:
+        _print_job(info)
+    return 0
+
+
+def _job_as_json(info: JobInfo) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "function": info.function,
+        "args": codec.to_json_value(list(info.args)),
+        "kwargs": codec.to_json_value(dict(info.kwargs)),
+        "queue": info.queue,
+        "state": info.state,
+        "params": dict(info.params),
+        "history": [
+            {
+                "name": h.name,
+                "at": h.created_at.isoformat(),
+                "reason": h.reason,
+                "data": dict(h.data),
+            }
+            for h in info.history
+        ],
+        "logs": [{"at": at.isoformat(), "message": text} for at, text in info.logs],
+    }
+
+
+def _print_job(info: JobInfo) -> None:
     arguments = ", ".join(
         [repr(a) for a in info.args] + [f"{k}={v!r}" for k, v in info.kwargs.items()]
     )
@@ -190,7 +194,6 @@ def show_job(args: argparse.Namespace) -> int:
         print(f"  last exception: {info.exception.type}: {info.exception.message}")
     for at, text in info.logs:
         print(f"  log {at:%H:%M:%S}  {text}")
-    return 0
 
 
 def _move_jobs(args: argparse.Namespace, verb: str) -> int:
