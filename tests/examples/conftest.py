@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import stoker
 from examples.registration import jobs
 from examples.registration.settings import Settings, load_settings
 from examples.registration.system import Registration
+from tests.polling import wait_for
 
 STORAGES = ["sqlite", "postgres", "redis"]
 # Short intervals so a 1 s activation delay is seen in about a second.
@@ -95,18 +95,6 @@ def _forget_job_settings() -> Iterator[None]:
     """Registration() configures the jobs module for the process; each test starts afresh."""
     yield
     jobs.configure(None)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    """Poll until `predicate()` is truthy; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def wait_for_state(

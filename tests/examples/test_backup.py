@@ -20,7 +20,8 @@ from examples.registration.backup import (
 )
 from examples.registration.settings import Settings
 from examples.registration.system import BACKUP_JOB_ID, Registration
-from tests.examples.conftest import wait_for, wait_for_state
+from tests.examples.conftest import wait_for_state
+from tests.polling import wait_for
 
 Start = Callable[..., Registration]
 MakeSettings = Callable[..., Settings]

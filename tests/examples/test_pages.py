@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from examples.registration.settings import Settings
 from examples.registration.system import Registration
 from examples.registration.web import create_web_app, linkify
-from tests.examples.conftest import wait_for
+from tests.polling import wait_for
 
 Start = Callable[..., Registration]
 MakeSettings = Callable[..., Settings]

@@ -13,7 +13,8 @@ from examples.registration.mailbox import Mailbox
 from examples.registration.settings import Settings
 from examples.registration.system import Registration
 from examples.registration.web import URL, create_web_app
-from tests.examples.conftest import STORAGES, wait_for, wait_for_state
+from tests.examples.conftest import STORAGES, wait_for_state
+from tests.polling import wait_for
 
 Start = Callable[..., Registration]
 MakeSettings = Callable[..., Settings]

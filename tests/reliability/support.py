@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 import stoker
 from stoker.clock import Clock, SystemClock
@@ -61,18 +57,6 @@ FIGURES = Figures()
 def storage_kind(url: str) -> str:
     scheme = url.partition("://")[0]
     return {"postgresql": "postgres", "postgres": "postgres", "rediss": "redis"}.get(scheme, scheme)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.05) -> Any:
-    """Poll until `predicate()` is truthy; fail the test naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
 
 
 def read_runs(runs_file: Path) -> Counter[int]:

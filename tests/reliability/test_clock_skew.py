@@ -12,6 +12,7 @@ import pytest
 
 import stoker
 from stoker.server import Server
+from tests.polling import wait_for
 from tests.reliability import reliability_jobs as jobs
 from tests.reliability.support import (
     Figures,
@@ -21,7 +22,6 @@ from tests.reliability.support import (
     read_runs,
     seconds,
     storage_kind,
-    wait_for,
 )
 
 SKEWS = (-3.0, 0.0, 3.0)

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 import stoker
+from tests.polling import wait_for
 from tests.reliability import reliability_jobs as jobs
 from tests.reliability.databases import PASSWORD, PrivateDatabase, PrivatePostgres, PrivateRedis
 from tests.reliability.servers import ServerProcess, cli_server, stop_all
-from tests.reliability.support import Figures, pending, read_runs, seconds, size, wait_for
+from tests.reliability.support import Figures, pending, read_runs, seconds, size
 
 OUTAGES = size(1, 6)
 DOWNTIME = 2.0  # seconds the database is away each time

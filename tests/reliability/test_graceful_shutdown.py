@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 import stoker
+from tests.polling import wait_for
 from tests.reliability import reliability_jobs as jobs
 from tests.reliability.servers import ServerProcess, cli_server
-from tests.reliability.support import Figures, read_runs, storage_kind, wait_for
+from tests.reliability.support import Figures, read_runs, storage_kind
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 WORKERS = 3

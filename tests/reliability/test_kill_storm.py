@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import stoker
+from tests.polling import wait_for
 from tests.reliability import reliability_jobs as jobs
 from tests.reliability.servers import ServerProcess, cli_server, stop_all
 from tests.reliability.support import (
@@ -19,7 +20,6 @@ from tests.reliability.support import (
     seconds,
     size,
     storage_kind,
-    wait_for,
 )
 
 JOBS = size(2_000, 20_000)

@@ -11,9 +11,10 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 import stoker
+from tests.polling import wait_for
 from tests.reliability import reliability_jobs as jobs
 from tests.reliability.servers import custom_server
-from tests.reliability.support import FULL, Figures, rss_mb, size, storage_kind, wait_for
+from tests.reliability.support import FULL, Figures, rss_mb, size, storage_kind
 
 JOBS = size(10_000, 1_000_000)
 BATCH = 1_000

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 import stoker
+from tests.polling import wait_for
 from tests.reliability import reliability_jobs as jobs
 from tests.reliability.databases import PASSWORD, PrivateDatabase, PrivatePostgres, PrivateRedis
 from tests.reliability.servers import FAST_OPTIONS
-from tests.reliability.support import wait_for
 
 # What one outage may print per server: the start and the end as the storage driver sees it,
 # the same as the server's loops see it, and (PostgreSQL) the notification listener's pair.

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 import stoker
+from tests.polling import wait_for
 from tests.reliability import reliability_jobs as jobs
 from tests.reliability.servers import cli_server, custom_server
 from tests.reliability.support import (
     Figures,
     read_runs,
     storage_kind,
-    wait_for,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]

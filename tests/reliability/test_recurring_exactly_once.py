@@ -16,6 +16,7 @@ import stoker
 from stoker.server import Server, ServerOptions
 from stoker.server.background import fire_due_recurring
 from stoker.testing.clock import FakeClock
+from tests.polling import wait_for
 from tests.reliability import reliability_jobs as jobs
 from tests.reliability.servers import ServerProcess, cli_server, stop_all
 from tests.reliability.support import (
@@ -24,7 +25,6 @@ from tests.reliability.support import (
     pending,
     seconds,
     storage_kind,
-    wait_for,
 )
 
 SERVERS = 5

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 import stoker
+from tests.polling import wait_for
 from tests.reliability.servers import ServerProcess, cli_server, stop_all
-from tests.reliability.support import Figures, pending, read_runs, size, wait_for
+from tests.reliability.support import Figures, pending, read_runs, size
 
 SERVERS = 3
 PRODUCERS = 3

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 import stoker
+from tests.polling import wait_for
 
 STORAGES = ["sqlite", "postgres", "redis"]
 # Short intervals so scenarios take seconds; the semantics are those of the defaults.
@@ -33,18 +32,6 @@ def app(storage_url: str) -> Iterator[stoker.App]:
     application = stoker.App(storage_url)
     yield application
     application.close()
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll until `predicate()` is truthy; fail the test with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def state_of(app: stoker.App, job_id: str) -> str | None:

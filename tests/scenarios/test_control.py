@@ -6,8 +6,9 @@ import time
 from datetime import timedelta
 
 import stoker
+from tests.polling import wait_for
 from tests.scenarios import scenario_jobs as jobs
-from tests.scenarios.conftest import FAST, wait_for, wait_for_state
+from tests.scenarios.conftest import FAST, wait_for_state
 
 
 def test_sync_job_over_its_timeout_fails_with_job_timeout_error(app: stoker.App) -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 import stoker
+from tests.polling import wait_for
 from tests.scenarios import scenario_jobs as jobs
-from tests.scenarios.conftest import FAST, wait_for, wait_for_state
+from tests.scenarios.conftest import FAST, wait_for_state
 from tests.scenarios.processes import start_server, stop
 
 pytestmark = pytest.mark.slow

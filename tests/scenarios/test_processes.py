@@ -7,8 +7,9 @@ import signal
 import pytest
 
 import stoker
+from tests.polling import wait_for
 from tests.scenarios import scenario_jobs as jobs
-from tests.scenarios.conftest import wait_for, wait_for_state
+from tests.scenarios.conftest import wait_for_state
 from tests.scenarios.processes import start_server, stop
 
 pytestmark = pytest.mark.slow

@@ -13,8 +13,9 @@ import stoker
 from stoker.server import Server, ServerOptions
 from stoker.server.background import fire_due_recurring
 from stoker.testing.clock import FakeClock
+from tests.polling import wait_for
 from tests.scenarios import scenario_jobs as jobs
-from tests.scenarios.conftest import FAST, wait_for
+from tests.scenarios.conftest import FAST
 from tests.scenarios.processes import start_server, stop
 
 
