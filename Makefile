@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench reliability-full clean
+.PHONY: demo test lint typecheck unit bench bench-peers reliability-full clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,19 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# stoker next to Huey, Dramatiq, RQ, Celery, SAQ, arq, procrastinate and pgqueuer, in their own
+# venv (never stoker's dependencies); see benchmarks/README.md. About 35-50 minutes.
+PEERS := benchmarks/peers/.venv
+PEERS_STAMP := $(PEERS)/.installed
+
+$(PEERS_STAMP): benchmarks/peers/requirements.txt pyproject.toml
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install -q -r benchmarks/peers/requirements.txt -e '.[postgres,redis]'
+	touch $@
+
+bench-peers: $(PEERS_STAMP)
+	$(PEERS)/bin/python -m benchmarks.peers.run $(ARGS)
 
 # The reliability tests at full size (20,000-job kill storm, six database restarts, a
 # 1,000,000-job long run): about an hour. CI runs them at a reduced size within `make test`.

@@ -1,0 +1,54 @@
+"""stoker on SQLite, PostgreSQL or Redis: `app.enqueue`, `app.enqueue_many`, `stoker server`."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import stoker
+from benchmarks.peers import jobs
+from benchmarks.peers.adapter import Adapter, storage_url
+
+if TYPE_CHECKING:
+    from benchmarks.peers.systems import System
+
+PROCESSES, THREADS = 2, 4
+
+
+def url_of(storage: str) -> str:
+    raw = storage_url()
+    return f"sqlite:///{raw}" if storage == "sqlite" else raw
+
+
+class Peer(Adapter):
+    bulk_api = "app.enqueue_many(func, [args, ...])"
+
+    def __init__(self, system: System) -> None:
+        self.url = url_of(system.storage)
+        self.label = f"stoker ({system.storage})"
+        self.app = stoker.App(self.url)
+
+    def config(self) -> str:
+        return (
+            f"`stoker server --processes {PROCESSES} --workers {THREADS}` (2 processes x 4 "
+            "threads, as in benchmarks/run.py: the best of a thread sweep for no-op jobs; "
+            "stoker's default is 10 threads); full state history kept; default options"
+        )
+
+    def worker_commands(self) -> list[list[str]]:
+        return [[
+            sys.executable, "-m", "stoker", "--log-level", "ERROR", "server", "--storage",
+            self.url, "--processes", str(PROCESSES), "--workers", str(THREADS),
+        ]]  # fmt: skip
+
+    def enqueue(self, kind: str, seq: int = 0) -> None:
+        if kind == "latency":
+            self.app.enqueue(jobs.started, seq)
+        else:
+            self.app.enqueue(jobs.SYNC[kind])
+
+    def enqueue_bulk(self, kind: str, count: int) -> None:
+        self.app.enqueue_many(jobs.SYNC[kind], [()] * count)
+
+    def close(self) -> None:
+        self.app.close()
