@@ -20,6 +20,7 @@ from stoker.errors import (
 from stoker.jobs import check_allowed, is_marked, resolve
 from stoker.server.outage import Backoff
 from stoker.server.runner import RunningJob, deadline_for, run_job
+from stoker.state_machine import FetchRequest
 from stoker.states import Failed, State, Succeeded
 from stoker.storage.base import FetchedJob
 
@@ -38,30 +39,44 @@ class Worker(threading.Thread):
         self.server = server
         self.worker_id = f"worker-{number}"
         self._functions: dict[str, Callable[..., Any]] = {}
+        self._fetch_request = FetchRequest(server.options.queues, server.id, self.worker_id)
 
     def run(self) -> None:
         server = self.server
         backoff = Backoff()
-        while not server.stopping.is_set():
-            try:
-                fetched = server.storage.fetch_next(
-                    server.options.queues, server.id, self.worker_id, server.clock.now()
-                )
-                if fetched is None:
-                    server.storage.wait_for_jobs(
-                        server.options.queues, server.options.poll_interval
-                    )
-                server.outage.succeeded()
-                backoff.reset()
-            except Exception as exc:
-                server.outage.failed("fetching jobs", exc)
-                server.stopping.wait(backoff.next_delay())
-                continue
-            if fetched is not None:
-                self.perform(fetched)
+        fetched: FetchedJob | None = None
+        # A job in hand is always run, even once the server is stopping: it is already in
+        # Processing under this server, exactly like a job fetched just before the stop.
+        while fetched is not None or not server.stopping.is_set():
+            if fetched is None:
+                fetched = self._fetch(backoff)
+            else:
+                fetched = self._perform(fetched, chain=True)
+
+    def _fetch(self, backoff: Backoff) -> FetchedJob | None:
+        """The next job, or None after waiting for one (or backing off from an outage)."""
+        server = self.server
+        try:
+            fetched = server.storage.fetch_next(
+                server.options.queues, server.id, self.worker_id, server.clock.now()
+            )
+            if fetched is None:
+                server.storage.wait_for_jobs(server.options.queues, server.options.poll_interval)
+            server.outage.succeeded()
+            backoff.reset()
+            return fetched
+        except Exception as exc:
+            server.outage.failed("fetching jobs", exc)
+            server.stopping.wait(backoff.next_delay())
+            return None
 
     def perform(self, fetched: FetchedJob) -> None:
         """Run the job and store its outcome; never raises."""
+        self._perform(fetched, chain=False)
+
+    def _perform(self, fetched: FetchedJob, *, chain: bool) -> FetchedJob | None:
+        """Run the job and store its outcome; with `chain`, claim the next job in the same
+        storage call and return it. Never raises."""
         server = self.server
         started = server.clock.now()
         latency_ms = max(0.0, (started - fetched.enqueued_at).total_seconds() * 1000)
@@ -78,25 +93,23 @@ class Worker(threading.Thread):
         )
         crashes = int(fetched.params.get("crashes", 0))
         if crashes >= server.options.max_crashes:
-            self.finish(fetched, _crashed_state(crashes), ServerCrashedError())
-            return
+            return self.finish(fetched, _crashed_state(crashes), ServerCrashedError(), chain)
         server.track(running)
         begin = time.perf_counter()
         try:
             result = self._call(fetched, running)
         except BaseException as exc:  # a job's failure of any kind is recorded, even SystemExit
             server.untrack(running)
-            self.finish(fetched, failed_state(exc), exc)
-            return
+            return self.finish(fetched, failed_state(exc), exc, chain)
         server.untrack(running)
         try:
             encoded = codec.to_json_value(result, f"the result of {fetched.function}")
         except ArgumentEncodingError as exc:
             error = ResultEncodingError(str(exc))
-            self.finish(fetched, failed_state(error), error)
-            return
+            return self.finish(fetched, failed_state(error), error, chain)
         duration_ms = (time.perf_counter() - begin) * 1000
-        self.finish(fetched, Succeeded(encoded, round(latency_ms, 3), round(duration_ms, 3)), None)
+        outcome = Succeeded(encoded, round(latency_ms, 3), round(duration_ms, 3))
+        return self.finish(fetched, outcome, None, chain)
 
     def _call(self, fetched: FetchedJob, running: RunningJob) -> Any:
         func = self._functions.get(fetched.function)
@@ -113,14 +126,44 @@ class Worker(threading.Thread):
         kwargs: dict[str, Any] = codec.loads(fetched.kwargs)
         return run_job(func, args, kwargs, running, self.server.async_loop)
 
-    def finish(self, fetched: FetchedJob, state: State, exc: BaseException | None) -> None:
-        """Store the outcome, retrying through storage outages.
+    def finish(
+        self,
+        fetched: FetchedJob,
+        state: State,
+        exc: BaseException | None,
+        chain: bool = False,
+    ) -> FetchedJob | None:
+        """Store the outcome, retrying through storage outages; with `chain` (and the server
+        not stopping), claim the next job in the same storage call and return it.
 
         The change is fenced by the Processing state's id: if the job was deleted, requeued or
         given to another server meanwhile, nothing is written (the newer decision wins). If the
         server is killed before this succeeds, the job stays Processing under a server that
         stops heartbeating, and the watchdog of another server requeues it: at-least-once.
         """
+        server = self.server
+        if chain and not server.stopping.is_set():
+            try:
+                _, next_job = server.app.state_machine.finish_and_fetch(
+                    fetched.id,
+                    state,
+                    expected_state_id=fetched.state_id,
+                    function=fetched.function,
+                    queue=fetched.queue,
+                    params=fetched.params,
+                    exception=exc,
+                    fetch=self._fetch_request,
+                )
+                server.outage.succeeded()
+                return next_job
+            except Exception as error:
+                # Retried below as a plain change: if the failed call did apply, the state id
+                # no longer matches and the retry writes nothing (never a second outcome).
+                server.outage.failed(f"finishing job {fetched.id}", error)
+        self._store_outcome(fetched, state, exc)
+        return None
+
+    def _store_outcome(self, fetched: FetchedJob, state: State, exc: BaseException | None) -> None:
         server = self.server
         backoff = Backoff()
         while True:
