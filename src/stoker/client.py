@@ -96,7 +96,8 @@ class Client:
         job_args, job_kwargs = plan.encode(args, kwargs)
         now = self._app.clock.now()
         record = Enqueued(queue=plan.queue).to_record(now)
-        return self._create([_job(plan, job_args, job_kwargs, record, now)])[0]
+        params = dict(plan.params)  # a copy: a storage may keep what it is given
+        return self._create([_job(plan, job_args, job_kwargs, record, now, params)])[0]
 
     def enqueue_in(
         self, delay: timedelta | float, func: Callable[..., Any], /, *args: Any, **kwargs: Any
@@ -135,6 +136,8 @@ class Client:
         now = self._app.clock.now()
         # One transaction, one moment: every job of the call shares the Enqueued record.
         record = Enqueued(queue=plan.queue).to_record(now)
+        # Shared by the jobs of this call (one copy): storages encode a shared mapping once.
+        params = dict(plan.params)
         jobs = []
         for index, call in enumerate(calls):
             try:
@@ -142,7 +145,7 @@ class Client:
                 job_args, job_kwargs = plan.encode(args, kwargs)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"item {index} of enqueue_many: {exc}") from exc
-            jobs.append(_job(plan, job_args, job_kwargs, record, now))
+            jobs.append(_job(plan, job_args, job_kwargs, record, now, params))
             if len(jobs) > MAX_BULK:
                 raise ValueError(f"enqueue_many takes at most {MAX_BULK} jobs per call")
         return self._create(jobs) if jobs else []
@@ -273,8 +276,15 @@ class Client:
         return self._app.storage.create_jobs(jobs)
 
 
-def _job(plan: EnqueuePlan, args: str, kwargs: str, state: StateRecord, now: datetime) -> NewJob:
-    """An Enqueued job of `plan` (params copied: a storage may keep what it is given)."""
+def _job(
+    plan: EnqueuePlan,
+    args: str,
+    kwargs: str,
+    state: StateRecord,
+    now: datetime,
+    params: Mapping[str, Any],
+) -> NewJob:
+    """An Enqueued job of `plan`."""
     return NewJob(
         function=plan.function,
         args=args,
@@ -282,7 +292,7 @@ def _job(plan: EnqueuePlan, args: str, kwargs: str, state: StateRecord, now: dat
         queue=plan.queue,
         state=state,
         created_at=now,
-        params=dict(plan.params),
+        params=params,
     )
 
 

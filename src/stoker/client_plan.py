@@ -10,8 +10,10 @@ at enqueue time, from the plan (made on first use) or from the arguments.
 from __future__ import annotations
 
 import inspect
+import json
+import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stoker import codec
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 # Enough for every job function of an application; a program that enqueues an unbounded number
 # of distinct callables only loses the cache (it is cleared when full), never correctness.
 MAX_PLANS = 1024
+MAX_SHAPES = 64
 
 
 @dataclass(frozen=True)
@@ -47,23 +50,59 @@ class EnqueuePlan:
     options: JobOptions
     queue: str
     params: Mapping[str, Any]
+    # Call shapes (number of positional arguments, keyword names) known to bind.
+    shapes: set[tuple[Any, ...]] = field(default_factory=set, compare=False)
 
     def encode(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[str, str]:
         """Bind the arguments to the signature and encode them; raise naming the culprit."""
-        if self.signature is not None:
+        # Whether arguments bind depends only on their number and the keyword names, never on
+        # the values: a call shape that bound once binds again (a bulk enqueue binds once).
+        shape = (len(args), *kwargs)
+        if self.signature is not None and shape not in self.shapes:
             try:
                 self.signature.bind(*args, **kwargs)
             except TypeError as exc:
                 raise JobDefinitionError(
                     f"arguments do not match {self.function}{self.signature}: {exc}"
                 ) from None
+            if len(self.shapes) < MAX_SHAPES:
+                self.shapes.add(shape)
         try:
-            return codec.dumps(list(args), "args"), codec.dumps(dict(kwargs), "kwargs")
+            return _encode_args(args), _encode_kwargs(kwargs)
         except ArgumentEncodingError:
             # Encode argument by argument only on failure: the error then names the parameter
             # ("argument 'when': ...") exactly as before the plan existed.
             bind_arguments(self.func, self.function, args, kwargs)
             raise
+
+
+def _plain(value: Any) -> bool:
+    """A value whose JSON is its tagged JSON too (no tag, nothing to check inside)."""
+    kind = type(value)
+    return (
+        kind is str
+        or kind is int
+        or kind is bool
+        or value is None
+        or (kind is float and math.isfinite(value))
+    )
+
+
+def _encode_args(args: Sequence[Any]) -> str:
+    if not args:
+        return "[]"
+    if all(_plain(value) for value in args):
+        return json.dumps(list(args), separators=(",", ":"), ensure_ascii=False)
+    return codec.dumps(list(args), "args")
+
+
+def _encode_kwargs(kwargs: Mapping[str, Any]) -> str:
+    if not kwargs:
+        return "{}"
+    # A key starting with "$" is escaped by the codec (it could read as a tag).
+    if all(_plain(value) and not key.startswith("$") for key, value in kwargs.items()):
+        return json.dumps(dict(kwargs), separators=(",", ":"), ensure_ascii=False)
+    return codec.dumps(dict(kwargs), "kwargs")
 
 
 def plan_inputs(app: App, func: Callable[..., Any]) -> tuple[Any, ...]:
