@@ -63,6 +63,75 @@ local function create_one(id, job)
   end
 end
 
+-- ZADD/LPUSH many members in chunks: Lua's unpack() has a limited stack.
+local CHUNK = 1000
+
+local function call_chunked(command, key, items)
+  for first = 1, #items, CHUNK do
+    redis.call(command, key, unpack(items, first, math.min(first + CHUNK - 1, #items)))
+  end
+end
+
+-- State ids for `n` new states in one INCRBY (see next_state_id for the restart case).
+local function next_state_ids(n)
+  local seq = P .. ':state-seq'
+  local last = redis.call('INCRBY', seq, n)
+  if last == n then
+    local now = redis.call('TIME')
+    last = tonumber(now[1]) * 1000000 + tonumber(now[2]) + n
+    redis.call('SET', seq, string.format('%d', last))
+  end
+  return last - n
+end
+
+-- Jobs created straight into Enqueued without a parent (every enqueue and bulk enqueue):
+-- what create_one and enter() write for each, with the writes that repeat per job (state
+-- index, queue index, queue set, wake-up tokens) sent once per batch.
+local function create_enqueued(first, jobs)
+  local sid0 = next_state_ids(#jobs)
+  local states, queues = {}, {}
+  for j, job in ipairs(jobs) do
+    local id = string.format('%d', first + j)
+    local k, m = jkey(id), enc(id)
+    redis.call('HSET', k, 'f', job.f, 'a', job.a, 'k', job.k, 'q', job.q, 'c', job.c,
+      's', 'Enqueued', 'i', string.format('%d', sid0 + j), 't', job.t, 'e', job.t)
+    if job.np > 0 then
+      redis.call('HSET', k .. ':params', unpack(ARGV, job.params_at, job.params_at + 2 * job.np - 1))
+    end
+    redis.call('RPUSH', k .. ':history', job.h)
+    states[#states + 1] = job.t
+    states[#states + 1] = m
+    local members = queues[job.q]
+    if not members then
+      members = {}
+      queues[job.q] = members
+    end
+    members[#members + 1] = job.t
+    members[#members + 1] = m
+  end
+  call_chunked('ZADD', P .. ':state:Enqueued', states)
+  for queue, members in pairs(queues) do
+    call_chunked('ZADD', P .. ':queue:' .. queue, members)
+    redis.call('SADD', P .. ':queues', queue)
+    local tokens = {}
+    for t = 1, math.min(#members / 2, SIGNAL_CAP) do
+      tokens[t] = '1'
+    end
+    local sig = P .. ':signal:' .. queue
+    call_chunked('LPUSH', sig, tokens)
+    redis.call('LTRIM', sig, 0, SIGNAL_CAP - 1)
+  end
+end
+
+local function plain_enqueued(jobs)
+  for _, job in ipairs(jobs) do
+    if job.s ~= 'Enqueued' or job.p ~= '' then
+      return false
+    end
+  end
+  return true
+end
+
 -- Returns {'ok', id...}, or {'missing', parent_id} with nothing written.
 local function create_all(jobs)
   for _, job in ipairs(jobs) do
@@ -75,10 +144,16 @@ local function create_all(jobs)
     return result
   end
   local last = redis.call('INCRBY', P .. ':job-seq', #jobs)
+  local fast = plain_enqueued(jobs)
   for j, job in ipairs(jobs) do
     local id = string.format('%d', last - #jobs + j)
-    create_one(id, job)
+    if not fast then
+      create_one(id, job)
+    end
     result[j + 1] = id
+  end
+  if fast then
+    create_enqueued(last - #jobs, jobs)
   end
   return result
 end
