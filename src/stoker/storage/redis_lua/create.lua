@@ -2,20 +2,33 @@
 -- Each job is 13 arguments followed by its parameters (see redis_codec.new_job_args):
 -- function, args, kwargs, queue, state, at, history entry, created_at, run_at, parent_id,
 -- on_states, deleted_expire_at, number of parameters, then name, JSON value pairs.
+-- A job equal to the one before it except for its arguments (most of a bulk enqueue) is
+-- sent as three: SAME, args, kwargs.
 local JOB_FIELDS = 13
+local SAME = '\0='
 
 local function parse_jobs(i)
   local n = tonumber(ARGV[i])
   i = i + 1
   local jobs = {}
   for j = 1, n do
-    local np = tonumber(ARGV[i + 12])
-    jobs[j] = {
-      f = ARGV[i], a = ARGV[i + 1], k = ARGV[i + 2], q = ARGV[i + 3], s = ARGV[i + 4],
-      t = ARGV[i + 5], h = ARGV[i + 6], c = ARGV[i + 7], run = ARGV[i + 8], p = ARGV[i + 9],
-      o = ARGV[i + 10], dx = ARGV[i + 11], params_at = i + JOB_FIELDS, np = np,
-    }
-    i = i + JOB_FIELDS + 2 * np
+    if ARGV[i] == SAME then
+      local prev = jobs[j - 1]
+      jobs[j] = {
+        f = prev.f, a = ARGV[i + 1], k = ARGV[i + 2], q = prev.q, s = prev.s, t = prev.t,
+        h = prev.h, c = prev.c, run = prev.run, p = prev.p, o = prev.o, dx = prev.dx,
+        params_at = prev.params_at, np = prev.np,
+      }
+      i = i + 3
+    else
+      local np = tonumber(ARGV[i + 12])
+      jobs[j] = {
+        f = ARGV[i], a = ARGV[i + 1], k = ARGV[i + 2], q = ARGV[i + 3], s = ARGV[i + 4],
+        t = ARGV[i + 5], h = ARGV[i + 6], c = ARGV[i + 7], run = ARGV[i + 8], p = ARGV[i + 9],
+        o = ARGV[i + 10], dx = ARGV[i + 11], params_at = i + JOB_FIELDS, np = np,
+      }
+      i = i + JOB_FIELDS + 2 * np
+    end
   end
   return jobs, i
 end
