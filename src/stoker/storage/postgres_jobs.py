@@ -206,14 +206,16 @@ class JobWrites(PostgresBase):
         fetch_params = _fetch_params(queues, server_id, worker_id, now)
 
         def body(conn: Conn) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
-            # Pipelined: both statements go out together and the first fetchone() sends one
-            # Sync, so they run in ONE implicit transaction (an error in the change skips the
-            # claim) and cost one round trip. The claim's SKIP LOCKED never waits on the row
-            # the change locked, so the two cannot deadlock each other.
+            # Pipelined: both statements go out together followed by ONE Sync, sent when the
+            # block ends, so they run in one implicit transaction (an error in the change
+            # skips the claim) and cost one round trip. Results are read only after the block:
+            # a fetchone() inside it would ask the server for them with a Flush first, which
+            # is a second round trip. The claim's SKIP LOCKED never waits on the row the
+            # change locked, so the two cannot deadlock each other.
             with conn.pipeline():
                 changed = conn.execute(self._q[name], change_params)
                 claimed = conn.execute(self._q["fetch_next"], fetch_params)
-                return changed.fetchone(), claimed.fetchone()
+            return changed.fetchone(), claimed.fetchone()
 
         changed, claimed = self._db.run(body, idempotent=False)
         if changed is not None and change.release_continuations and changed[2]:
