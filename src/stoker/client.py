@@ -7,20 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from stoker.client_plan import MAX_PLANS, EnqueuePlan, job_params, make_plan, plan_inputs
 from stoker.clock import ensure_aware_utc
-from stoker.errors import JobDefinitionError, JobNotAllowedError, JobNotFoundError
+from stoker.errors import JobDefinitionError, JobNotFoundError
 from stoker.job_info import JobInfo
-from stoker.jobs import (
-    Invocation,
-    JobOptions,
-    OnExhausted,
-    check_allowed,
-    exception_names,
-    is_marked,
-    options_of,
-)
+from stoker.jobs import Invocation, JobOptions, OnExhausted, exception_names
 from stoker.states import Awaiting, Deleted, Enqueued, Scheduled, State
-from stoker.storage.base import STATE_NAMES, NewJob
+from stoker.storage.base import STATE_NAMES, NewJob, StateRecord
 
 if TYPE_CHECKING:
     from stoker.app import App
@@ -46,6 +39,9 @@ class Client:
     def __init__(self, app: App, options: CallOptions | None = None) -> None:
         self._app = app
         self._options = options or CallOptions()
+        # Per-function enqueue plans of THIS client: a `with_options` view is another Client
+        # with its own cache, so plans never mix options of different views.
+        self._plans: dict[Callable[..., Any], EnqueuePlan] = {}
 
     # --- options --------------------------------------------------------------------------------
     def with_options(
@@ -96,8 +92,12 @@ class Client:
     # --- creating jobs --------------------------------------------------------------------------
     def enqueue(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> str:
         """Run `func(*args, **kwargs)` as soon as a worker is free; returns the job id."""
-        invocation, options = self._prepare(func, args, kwargs)
-        return self._create([self._enqueued(invocation, options)])[0]
+        plan = self._plan(func)
+        job_args, job_kwargs = plan.encode(args, kwargs)
+        now = self._app.clock.now()
+        record = Enqueued(queue=plan.queue).to_record(now)
+        params = dict(plan.params)  # a copy: a storage may keep what it is given
+        return self._create([_job(plan, job_args, job_kwargs, record, now, params)])[0]
 
     def enqueue_in(
         self, delay: timedelta | float, func: Callable[..., Any], /, *args: Any, **kwargs: Any
@@ -132,14 +132,20 @@ class Client:
     ) -> list[str]:
         """Enqueue one job per item (a tuple of positional or a dict of keyword arguments) in ONE
         transaction: all are stored or, if any item is bad, none."""
+        plan = self._plan(func)
+        now = self._app.clock.now()
+        # One transaction, one moment: every job of the call shares the Enqueued record.
+        record = Enqueued(queue=plan.queue).to_record(now)
+        # Shared by the jobs of this call (one copy): storages encode a shared mapping once.
+        params = dict(plan.params)
         jobs = []
         for index, call in enumerate(calls):
             try:
                 args, kwargs = ((), call) if isinstance(call, Mapping) else (tuple(call), {})
-                invocation, options = self._prepare(func, args, kwargs)
+                job_args, job_kwargs = plan.encode(args, kwargs)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"item {index} of enqueue_many: {exc}") from exc
-            jobs.append(self._enqueued(invocation, options))
+            jobs.append(_job(plan, job_args, job_kwargs, record, now, params))
             if len(jobs) > MAX_BULK:
                 raise ValueError(f"enqueue_many takes at most {MAX_BULK} jobs per call")
         return self._create(jobs) if jobs else []
@@ -223,35 +229,29 @@ class Client:
             param_updates=param_updates,
         )
 
+    def _plan(self, func: Callable[..., Any]) -> EnqueuePlan:
+        """The cached plan for `func`, made again if the App settings or @job options changed."""
+        inputs = plan_inputs(self._app, func)
+        try:
+            plan = self._plans.get(func)
+        except TypeError:  # an unhashable callable: no cache, make_plan will judge it
+            return make_plan(self._app, func, self._options.job, inputs)
+        if plan is None or plan.inputs != inputs:
+            plan = make_plan(self._app, func, self._options.job, inputs)
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
+            self._plans[func] = plan
+        return plan
+
     def _prepare(
         self, func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> tuple[Invocation, JobOptions]:
-        if self._app.require_marked_jobs and not is_marked(func):
-            raise JobNotAllowedError(
-                f"{getattr(func, '__qualname__', func)!r} is not marked with @stoker.job and this "
-                "App only runs marked functions (require_marked_jobs=True)"
-            )
-        invocation = Invocation.of(func, args, kwargs)
-        check_allowed(invocation.function, self._app.allowed_modules)
-        options = self._options.job.merged_over(options_of(func))
-        return invocation, options
+        plan = self._plan(func)
+        job_args, job_kwargs = plan.encode(args, kwargs)
+        return Invocation(plan.function, job_args, job_kwargs), plan.options
 
     def _params(self, options: JobOptions) -> dict[str, Any]:
-        params: dict[str, Any] = dict(options.params)
-        params["retries"] = (
-            options.retries if options.retries is not None else self._app.default_retries
-        )
-        optional = {
-            "retry_delays": list(options.retry_delays)
-            if options.retry_delays is not None
-            else None,
-            "only_on": list(options.only_on) if options.only_on is not None else None,
-            "except_on": list(options.except_on) if options.except_on is not None else None,
-            "on_exhausted": options.on_exhausted,
-            "timeout_s": options.timeout.total_seconds() if options.timeout is not None else None,
-        }
-        params.update({key: value for key, value in optional.items() if value is not None})
-        return params
+        return job_params(options, self._app.default_retries)
 
     def _enqueued(self, invocation: Invocation, options: JobOptions) -> NewJob:
         queue = options.queue or self._app.default_queue
@@ -274,6 +274,26 @@ class Client:
 
     def _create(self, jobs: list[NewJob]) -> list[str]:
         return self._app.storage.create_jobs(jobs)
+
+
+def _job(
+    plan: EnqueuePlan,
+    args: str,
+    kwargs: str,
+    state: StateRecord,
+    now: datetime,
+    params: Mapping[str, Any],
+) -> NewJob:
+    """An Enqueued job of `plan`."""
+    return NewJob(
+        function=plan.function,
+        args=args,
+        kwargs=kwargs,
+        queue=plan.queue,
+        state=state,
+        created_at=now,
+        params=params,
+    )
 
 
 def require_job(client: Client, job_id: str) -> JobInfo:

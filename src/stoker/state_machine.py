@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from stoker.clock import Clock
 from stoker.states import Enqueued, Scheduled, State
-from stoker.storage.base import CounterIncrement, StateChange, Storage
+from stoker.storage.base import CounterIncrement, FetchedJob, StateChange, Storage
 
 log = logging.getLogger("stoker.state")
 
@@ -27,6 +27,15 @@ class Retention:
         keep = {"Succeeded": self.succeeded, "Deleted": self.deleted, "Failed": self.failed}
         delta = keep.get(state_name)
         return now + delta if delta is not None else None
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """Which job a worker wants next: the first Enqueued job of `queues` (in priority order)."""
+
+    queues: Sequence[str]
+    server_id: str
+    worker_id: str
 
 
 @dataclass
@@ -86,6 +95,41 @@ class StateMachine:
         param_updates: Mapping[str, Any] | None = None,
     ) -> bool:
         """Elect and apply; False when the job was not in an expected state (nothing written)."""
+        context = self._elect(job_id, state, function, queue, params, exception, param_updates)
+        change = self._to_change(context, expected_states, expected_state_id)
+        return self._applied(context, self.storage.change_state(change))
+
+    def finish_and_fetch(
+        self,
+        job_id: str,
+        state: State,
+        *,
+        expected_state_id: int,
+        function: str,
+        queue: str,
+        params: Mapping[str, Any],
+        exception: BaseException | None,
+        fetch: FetchRequest,
+    ) -> tuple[bool, FetchedJob | None]:
+        """A worker's `change` of its Processing job, and the claim of its next job, in one
+        storage call (`Storage.finish_and_fetch`). Returns (applied, next job or None)."""
+        context = self._elect(job_id, state, function, queue, params, exception, None)
+        change = self._to_change(context, ("Processing",), expected_state_id)
+        applied, fetched = self.storage.finish_and_fetch(
+            change, fetch.queues, fetch.server_id, fetch.worker_id, context.now
+        )
+        return self._applied(context, applied), fetched
+
+    def _elect(
+        self,
+        job_id: str,
+        state: State,
+        function: str | None,
+        queue: str | None,
+        params: Mapping[str, Any] | None,
+        exception: BaseException | None,
+        param_updates: Mapping[str, Any] | None,
+    ) -> ElectionContext:
         context = ElectionContext(
             job_id=job_id,
             candidate=state,
@@ -98,16 +142,16 @@ class StateMachine:
         )
         for state_filter in self.filters:
             state_filter.on_election(context)
-        applied = self.storage.change_state(
-            self._to_change(context, expected_states, expected_state_id)
-        )
+        return context
+
+    def _applied(self, context: ElectionContext, applied: bool) -> bool:
         if applied:
             for state_filter in self.filters:
                 try:
                     state_filter.on_applied(context)
                 except Exception:  # a reporting filter must never undo a stored change
                     log.exception(
-                        "state filter %r failed after job %s changed", state_filter, job_id
+                        "state filter %r failed after job %s changed", state_filter, context.job_id
                     )
         return applied
 

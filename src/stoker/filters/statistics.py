@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from stoker.state_machine import ElectionContext
@@ -21,6 +22,19 @@ def stats_keys(kind: str, moment: datetime) -> tuple[str, str, str]:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _increments(kind: str, hour_start: datetime) -> tuple[CounterIncrement, ...]:
+    """The three increments of one counted change; they only change once an hour, and every
+    finished job needs them, so they are made once per (kind, hour)."""
+    total, hourly, daily = stats_keys(kind, hour_start)
+    day_start = hour_start.replace(hour=0)
+    return (
+        CounterIncrement(total),
+        CounterIncrement(hourly, expire_at=hour_start + HOURLY_KEEP),
+        CounterIncrement(daily, expire_at=day_start + DAILY_KEEP),
+    )
+
+
 class StatisticsFilter:
     """Counts jobs reaching Succeeded, Failed and Deleted, in the same transaction as the change."""
 
@@ -28,16 +42,8 @@ class StatisticsFilter:
         kind = COUNTED_STATES.get(context.candidate.name)
         if kind is None:
             return
-        total, hourly, daily = stats_keys(kind, context.now)
         hour_start = context.now.replace(minute=0, second=0, microsecond=0)
-        day_start = context.now.replace(hour=0, minute=0, second=0, microsecond=0)
-        context.counters.extend(
-            (
-                CounterIncrement(total),
-                CounterIncrement(hourly, expire_at=hour_start + HOURLY_KEEP),
-                CounterIncrement(daily, expire_at=day_start + DAILY_KEEP),
-            )
-        )
+        context.counters.extend(_increments(kind, hour_start))
 
     def on_applied(self, context: ElectionContext) -> None:
         return None

@@ -40,6 +40,10 @@ class CrashIsolation:
                 self._active -= 1
                 self._changed.notify_all()
 
+    def contended(self) -> bool:
+        """A suspect waits to run alone (read without the lock: a stale answer only delays)."""
+        return self._waiting
+
     @contextmanager
     def alone(self) -> Iterator[bool]:
         """Inside `shared()`: wait until no other worker runs a job, then run alone (True)."""

@@ -20,6 +20,7 @@ from stoker.errors import (
 from stoker.jobs import check_allowed, is_marked, resolve
 from stoker.server.outage import Backoff
 from stoker.server.runner import RunningJob, deadline_for, run_job
+from stoker.state_machine import FetchRequest
 from stoker.states import Enqueued, Failed, State, Succeeded
 from stoker.storage.base import FetchedJob
 
@@ -38,6 +39,7 @@ class Worker(threading.Thread):
         self.server = server
         self.worker_id = f"worker-{number}"
         self._functions: dict[str, Callable[..., Any]] = {}
+        self._fetch_request = FetchRequest(server.options.queues, server.id, self.worker_id)
 
     def run(self) -> None:
         server = self.server
@@ -54,7 +56,7 @@ class Worker(threading.Thread):
                 if fetched is not None:
                     server.outage.succeeded()
                     backoff.reset()
-                    self._run_fetched(fetched)
+                    self._run_chain(fetched)
                     continue
             try:
                 if error is not None:
@@ -66,23 +68,35 @@ class Worker(threading.Thread):
                 server.outage.failed("fetching jobs", exc)
                 server.stopping.wait(backoff.next_delay())
 
-    def _run_fetched(self, fetched: FetchedJob) -> None:
+    def _run_chain(self, fetched: FetchedJob) -> None:
+        """Run jobs one after another while finishing each one claims the next. A job in hand
+        is always run, even once the server is stopping: it is already in Processing under
+        this server, exactly like a job fetched just before the stop."""
+        next_job: FetchedJob | None = fetched
+        while next_job is not None:
+            next_job = self._run_fetched(next_job)
+
+    def _run_fetched(self, fetched: FetchedJob) -> FetchedJob | None:
         """Run the job; one with a server crash on record runs alone (see CrashIsolation)."""
         crashes = int(fetched.params.get("crashes", 0))
         if crashes == 0 or crashes >= self.server.options.max_crashes:
-            self.perform(fetched)
-            return
+            return self._perform(fetched, chain=True)
         with self.server.isolation.alone() as alone:
             if alone:
-                self.perform(fetched)
-                return
+                return self._perform(fetched, chain=False)
         # Another suspect runs alone first; run both side by side and a crash would be blamed on
         # both. Back to the queue (no crash counted): it is fetched again when it is its turn.
         reason = "Another job that crashed its server runs alone first"
         self.finish(fetched, Enqueued(queue=fetched.queue, reason=reason), None)
+        return None
 
     def perform(self, fetched: FetchedJob) -> None:
         """Run the job and store its outcome; never raises."""
+        self._perform(fetched, chain=False)
+
+    def _perform(self, fetched: FetchedJob, *, chain: bool) -> FetchedJob | None:
+        """Run the job and store its outcome; with `chain`, claim the next job in the same
+        storage call and return it. Never raises."""
         server = self.server
         started = server.clock.now()
         latency_ms = max(0.0, (started - fetched.enqueued_at).total_seconds() * 1000)
@@ -99,25 +113,23 @@ class Worker(threading.Thread):
         )
         crashes = int(fetched.params.get("crashes", 0))
         if crashes >= server.options.max_crashes:
-            self.finish(fetched, _crashed_state(crashes), ServerCrashedError())
-            return
+            return self.finish(fetched, _crashed_state(crashes), ServerCrashedError(), chain)
         server.track(running)
         begin = time.perf_counter()
         try:
             result = self._call(fetched, running)
         except BaseException as exc:  # a job's failure of any kind is recorded, even SystemExit
             server.untrack(running)
-            self.finish(fetched, failed_state(exc), exc)
-            return
+            return self.finish(fetched, failed_state(exc), exc, chain)
         server.untrack(running)
         try:
             encoded = codec.to_json_value(result, f"the result of {fetched.function}")
         except ArgumentEncodingError as exc:
             error = ResultEncodingError(str(exc))
-            self.finish(fetched, failed_state(error), error)
-            return
+            return self.finish(fetched, failed_state(error), error, chain)
         duration_ms = (time.perf_counter() - begin) * 1000
-        self.finish(fetched, Succeeded(encoded, round(latency_ms, 3), round(duration_ms, 3)), None)
+        outcome = Succeeded(encoded, round(latency_ms, 3), round(duration_ms, 3))
+        return self.finish(fetched, outcome, None, chain)
 
     def _call(self, fetched: FetchedJob, running: RunningJob) -> Any:
         func = self._functions.get(fetched.function)
@@ -134,14 +146,46 @@ class Worker(threading.Thread):
         kwargs: dict[str, Any] = codec.loads(fetched.kwargs)
         return run_job(func, args, kwargs, running, self.server.async_loop)
 
-    def finish(self, fetched: FetchedJob, state: State, exc: BaseException | None) -> None:
-        """Store the outcome, retrying through storage outages.
+    def finish(
+        self,
+        fetched: FetchedJob,
+        state: State,
+        exc: BaseException | None,
+        chain: bool = False,
+    ) -> FetchedJob | None:
+        """Store the outcome, retrying through storage outages; with `chain` (and the server
+        not stopping), claim the next job in the same storage call and return it.
 
         The change is fenced by the Processing state's id: if the job was deleted, requeued or
         given to another server meanwhile, nothing is written (the newer decision wins). If the
         server is killed before this succeeds, the job stays Processing under a server that
         stops heartbeating, and the watchdog of another server requeues it: at-least-once.
         """
+        server = self.server
+        # No chaining while a job with a crash on record waits to run alone: this worker must
+        # leave the shared gate for it (see CrashIsolation).
+        if chain and not server.stopping.is_set() and not server.isolation.contended():
+            try:
+                _, next_job = server.app.state_machine.finish_and_fetch(
+                    fetched.id,
+                    state,
+                    expected_state_id=fetched.state_id,
+                    function=fetched.function,
+                    queue=fetched.queue,
+                    params=fetched.params,
+                    exception=exc,
+                    fetch=self._fetch_request,
+                )
+                server.outage.succeeded()
+                return next_job
+            except Exception as error:
+                # Retried below as a plain change: if the failed call did apply, the state id
+                # no longer matches and the retry writes nothing (never a second outcome).
+                server.outage.failed(f"finishing job {fetched.id}", error)
+        self._store_outcome(fetched, state, exc)
+        return None
+
+    def _store_outcome(self, fetched: FetchedJob, state: State, exc: BaseException | None) -> None:
         server = self.server
         backoff = Backoff()
         while True:

@@ -260,6 +260,24 @@ class Storage(Monitor, Protocol):
         it is not, or if the job does not exist."""
         ...
 
+    def finish_and_fetch(
+        self,
+        change: StateChange,
+        queues: Sequence[str],
+        server_id: str,
+        worker_id: str,
+        now: datetime,
+    ) -> tuple[bool, FetchedJob | None]:
+        """`change_state(change)` followed by `fetch_next(queues, server_id, worker_id, now)`,
+        in ONE transaction (one script): a worker stores a job's outcome and claims its next
+        job in one round trip. Returns (applied, fetched).
+
+        The change is applied or refused exactly as `change_state` would; the claim happens
+        either way, because a refused change means someone else decided about that job
+        (deleted, requeued), not that the worker should stop. If it raises, neither happened
+        (SQLite, PostgreSQL) or the storage's own retry tokens make a resend safe (Redis)."""
+        ...
+
     def set_progress(self, job_id: str, progress: float) -> None:
         """Record how far a running job is (0.0 .. 1.0)."""
         ...

@@ -112,6 +112,28 @@ def _change_params(change: StateChange, job_id: int) -> dict[str, Any]:
     }
 
 
+def _fetch_params(
+    queues: Sequence[str], server_id: str, worker_id: str, now: datetime
+) -> dict[str, Any]:
+    return {"queues": ",".join(queues), "server_id": server_id, "worker_id": worker_id, "now": now}
+
+
+def _fetched(row: tuple[Any, ...] | None) -> FetchedJob | None:
+    if row is None:
+        return None
+    return FetchedJob(
+        id=str(row[0]),
+        function=row[1],
+        args=row[2],
+        kwargs=row[3],
+        queue=row[4],
+        params=row[5],
+        created_at=row[6],
+        enqueued_at=row[7],
+        state_id=int(row[8]),
+    )
+
+
 class JobWrites(PostgresBase):
     """The write half of the job life cycle; each method is one transaction."""
 
@@ -161,29 +183,45 @@ class JobWrites(PostgresBase):
     ) -> FetchedJob | None:
         if not queues:
             return None
-        params: dict[str, Any] = {
-            "queues": ",".join(queues),
-            "server_id": server_id,
-            "worker_id": worker_id,
-            "now": now,
-        }
+        params = _fetch_params(queues, server_id, worker_id, now)
         row = self._db.run(
             lambda conn: conn.execute(self._q["fetch_next"], params).fetchone(),
             idempotent=False,
         )
-        if row is None:
-            return None
-        return FetchedJob(
-            id=str(row[0]),
-            function=row[1],
-            args=row[2],
-            kwargs=row[3],
-            queue=row[4],
-            params=row[5],
-            created_at=row[6],
-            enqueued_at=row[7],
-            state_id=int(row[8]),
-        )
+        return _fetched(row)
+
+    def finish_and_fetch(
+        self,
+        change: StateChange,
+        queues: Sequence[str],
+        server_id: str,
+        worker_id: str,
+        now: datetime,
+    ) -> tuple[bool, FetchedJob | None]:
+        job_id = parse_job_id(change.job_id)
+        if job_id is None or not queues:
+            return self.change_state(change), self.fetch_next(queues, server_id, worker_id, now)
+        change_params = _change_params(change, job_id)
+        name = "change_state_release" if change.release_continuations else "change_state"
+        fetch_params = _fetch_params(queues, server_id, worker_id, now)
+
+        def body(conn: Conn) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
+            # Pipelined: both statements go out together followed by ONE Sync, sent when the
+            # block ends, so they run in one implicit transaction (an error in the change
+            # skips the claim) and cost one round trip. Results are read only after the block:
+            # a fetchone() inside it would ask the server for them with a Flush first, which
+            # is a second round trip. The claim's SKIP LOCKED never waits on the row the
+            # change locked, so the two cannot deadlock each other.
+            with conn.pipeline():
+                changed = conn.execute(self._q[name], change_params)
+                claimed = conn.execute(self._q["fetch_next"], fetch_params)
+            return changed.fetchone(), claimed.fetchone()
+
+        changed, claimed = self._db.run(body, idempotent=False)
+        if changed is not None and change.release_continuations and changed[2]:
+            # A child was created while this change waited for the parent's row lock.
+            self._execute("release_children", {**change_params, "parent_id": job_id})
+        return changed is not None, _fetched(claimed)
 
     def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
         self._listener.wait(queues, timeout)

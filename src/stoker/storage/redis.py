@@ -134,26 +134,36 @@ class RedisStorage(RedisMonitor):
     ) -> FetchedJob | None:
         if not queues:
             return None
+        reply = self._run(self._s.fetch_next, *self._fetch_args(queues, server_id, worker_id, now))
+        return _fetched(reply) if reply else None
+
+    def finish_and_fetch(
+        self,
+        change: StateChange,
+        queues: Sequence[str],
+        server_id: str,
+        worker_id: str,
+        now: datetime,
+    ) -> tuple[bool, FetchedJob | None]:
+        if not queues:
+            return self.change_state(change), None
+        # One script: both halves carry the same retry tokens as change_state and fetch_next,
+        # so a resend after a lost reply answers with the first result instead of claiming a
+        # second job.
+        changing = change_args(change, self._token())
+        fetching = self._fetch_args(queues, server_id, worker_id, now)
+        reply = self._run(self._s.finish_fetch, str(len(changing)), *changing, *fetching)
+        applied, *job = reply
+        return bool(int(applied)), _fetched(job) if job else None
+
+    def _fetch_args(
+        self, queues: Sequence[str], server_id: str, worker_id: str, now: datetime
+    ) -> list[str]:
+        """The arguments of fetch_next.lua after the prefix."""
         entry = state_entry(
             StateRecord("Processing", now, None, {"server_id": server_id, "worker_id": worker_id})
         )
-        reply = self._run(
-            self._s.fetch_next, server_id, worker_id, to_us(now), self._token(), entry, *queues
-        )
-        if not reply:
-            return None
-        job_id, function, args, kwargs, queue, created, enqueued, state_id, *params = reply
-        return FetchedJob(
-            id=job_id,
-            function=function,
-            args=args,
-            kwargs=kwargs,
-            queue=queue,
-            params=parse_params(dict(zip(params[::2], params[1::2], strict=True))),
-            created_at=from_us(created),
-            enqueued_at=from_us(enqueued),
-            state_id=int(state_id),
-        )
+        return [server_id, worker_id, to_us(now), self._token(), entry, *queues]
 
     def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
         # Only a hint: the claim is always fetch_next's script, so a lost or stale token costs
@@ -266,6 +276,21 @@ class RedisStorage(RedisMonitor):
 
     def __repr__(self) -> str:
         return f"RedisStorage(prefix={self._p!r})"
+
+
+def _fetched(reply: Sequence[str]) -> FetchedJob:
+    job_id, function, args, kwargs, queue, created, enqueued, state_id, *params = reply
+    return FetchedJob(
+        id=job_id,
+        function=function,
+        args=args,
+        kwargs=kwargs,
+        queue=queue,
+        params=parse_params(dict(zip(params[::2], params[1::2], strict=True))),
+        created_at=from_us(created),
+        enqueued_at=from_us(enqueued),
+        state_id=int(state_id),
+    )
 
 
 def _created(reply: list[str]) -> list[str]:

@@ -91,28 +91,49 @@ def parse_params(raw: Mapping[str, str]) -> dict[str, Any]:
     return {name: json.loads(value) for name, value in raw.items()}
 
 
+# Stands for "the previous job's fields" in new_job_args (a function path never starts so).
+SAME_AS_PREVIOUS = "\0="
+
+
 def new_job_args(jobs: Sequence[NewJob]) -> list[str]:
     """The job list as create.lua's parse_jobs reads it."""
     args = [str(len(jobs))]
-    # Jobs of one bulk enqueue may share their state record and params mapping: encode a
-    # shared object once (compared by identity with the previous job's, which costs nothing).
-    state: StateRecord | None = None
-    params: Mapping[str, Any] | None = None
+    # Jobs of one bulk enqueue share their state record and params mapping: encode a shared
+    # object once, and send a job that differs from the previous one only in its arguments
+    # as three strings (compared by identity and equality with the previous job's: cheap).
+    previous: NewJob | None = None
     state_args: list[str] = []
     param_flat: list[str] = []
     for job in jobs:
-        if job.state is not state:
+        if previous is not None and _same_but_arguments(job, previous):
+            args += [SAME_AS_PREVIOUS, job.args, job.kwargs]
+            continue
+        if previous is None or job.state is not previous.state:
             state = job.state
             state_args = [state.name, to_us(state.created_at), state_entry(state)]
-        if job.params is not params:
-            params = job.params
-            param_flat = [str(len(params)), *param_args(params)]
+        if previous is None or job.params is not previous.params:
+            param_flat = [str(len(job.params)), *param_args(job.params)]
         run_at = to_us(job.run_at) if job.run_at is not None else state_args[1]
         args += [job.function, job.args, job.kwargs, job.queue, *state_args]
         args += [to_us(job.created_at), run_at, job.parent_id or "", framed(job.on_states)]
         args.append(opt_us(job.deleted_expire_at))
         args += param_flat
+        previous = job
     return args
+
+
+def _same_but_arguments(job: NewJob, previous: NewJob) -> bool:
+    return (
+        job.state is previous.state
+        and job.params is previous.params
+        and job.function == previous.function
+        and job.queue == previous.queue
+        and job.created_at == previous.created_at
+        and job.run_at == previous.run_at
+        and job.parent_id == previous.parent_id
+        and job.on_states == previous.on_states
+        and job.deleted_expire_at == previous.deleted_expire_at
+    )
 
 
 def change_args(change: StateChange, token: str) -> list[str]:

@@ -15,8 +15,9 @@ from redis.commands.core import Script
 _PARTS: dict[str, tuple[str, ...]] = {
     "create_jobs": ("common", "create", "create_jobs"),
     "fire_recurring": ("common", "create", "fire_recurring"),
-    "fetch_next": ("common", "fetch_next"),
-    "change_state": ("common", "change_state"),
+    "fetch_next": ("common", "fetch_next_fn", "fetch_next"),
+    "change_state": ("common", "change_state_fn", "change_state"),
+    "finish_fetch": ("common", "change_state_fn", "fetch_next_fn", "finish_fetch"),
     "enqueue_due": ("common", "enqueue_due"),
     "requeue_orphaned": ("common", "requeue_orphaned"),
     "remove_dead_servers": ("common", "remove_dead_servers"),
@@ -46,6 +47,7 @@ class Scripts:
     fire_recurring: Script
     fetch_next: Script
     change_state: Script
+    finish_fetch: Script
     enqueue_due: Script
     requeue_orphaned: Script
     remove_dead_servers: Script

@@ -242,27 +242,42 @@ class JobWrites:
                 if db.read(partial(_peek, names)):
                     return
 
+    def finish_and_fetch(
+        self,
+        change: StateChange,
+        queues: Sequence[str],
+        server_id: str,
+        worker_id: str,
+        now: datetime,
+    ) -> tuple[bool, FetchedJob | None]:
+        values = _change_values(change)
+        if not queues:
+            return (
+                values is not None and self._db.write(partial(_apply_change, change, values))
+            ), None
+        db = self._db
+        slot = db.slot()
+        names = tuple(queues)
+        # As a busy fetch_next: no look before the write (this worker just had a job), and the
+        # wake-up baseline is taken before the claim so wait_for_jobs misses nothing after it.
+        slot.seen = (names, db.shared.snapshot(names), None)
+        claim = partial(
+            _claim_next, names, server_id, to_us(now), _processing_data(server_id, worker_id)
+        )
+
+        def finish_then_claim(
+            conn: sqlite3.Connection, woken: set[str]
+        ) -> tuple[bool, FetchedJob | None]:
+            applied = values is not None and _apply_change(change, values, conn, woken)
+            return applied, claim(conn, woken)
+
+        applied, fetched = db.write(finish_then_claim)
+        slot.busy = fetched is not None
+        return applied, fetched
+
     def change_state(self, change: StateChange) -> bool:
-        job_id = parse_job_id(change.job_id)
-        if job_id is None:
-            return False
-        state = change.state
-        name = state.name
-        expected = "," + ",".join(change.expected_states) + "," if change.expected_states else None
-        values: list[Any] = [
-            name,
-            to_us(state.created_at),
-            change.queue,
-            to_us_or_none(change.run_at) if name == "Scheduled" else None,
-            to_us_or_none(change.expire_at),
-            state.data.get("server_id") if name == "Processing" else None,
-            state.reason,
-            dumps_mapping(state.data),
-            job_id,
-            expected,
-            change.expected_state_id,
-        ]
-        return self._db.write(partial(_apply_change, change, values))
+        values = _change_values(change)
+        return values is not None and self._db.write(partial(_apply_change, change, values))
 
     def set_progress(self, job_id: str, progress: float) -> None:
         num = parse_job_id(job_id)
@@ -311,6 +326,30 @@ class JobWrites:
     def _execute(self, sql: str, values: Sequence[Any]) -> int:
         """One write statement in its own transaction; the number of rows it changed."""
         return self._db.write(lambda conn, _: conn.execute(sql, values).rowcount)
+
+
+def _change_values(change: StateChange) -> list[Any] | None:
+    """The statement values of change_state; None for an id this storage never issued."""
+    job_id = parse_job_id(change.job_id)
+    if job_id is None:
+        return None
+    state = change.state
+    name = state.name
+    expected = "," + ",".join(change.expected_states) + "," if change.expected_states else None
+    values: list[Any] = [
+        name,
+        to_us(state.created_at),
+        change.queue,
+        to_us_or_none(change.run_at) if name == "Scheduled" else None,
+        to_us_or_none(change.expire_at),
+        state.data.get("server_id") if name == "Processing" else None,
+        state.reason,
+        dumps_mapping(state.data),
+        job_id,
+        expected,
+        change.expected_state_id,
+    ]
+    return values
 
 
 def _apply_change(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from stoker.testing.contract_continuations import ContinuationsContract, ScheduledContract
 from stoker.testing.contract_fetch import FetchContract, WaitForJobsContract
+from stoker.testing.contract_finish import FinishAndFetchContract
 from stoker.testing.contract_jobs import CreateJobsContract, JobExtrasContract
 from stoker.testing.contract_monitor import ListJobsContract, QueueLengthsContract
 from stoker.testing.contract_recurring import FireRecurringContract, RecurringContract
@@ -18,6 +19,7 @@ class StorageContract(
     CreateJobsContract,
     JobExtrasContract,
     FetchContract,
+    FinishAndFetchContract,
     WaitForJobsContract,
     ChangeStateContract,
     CountersAndExpiryContract,
