@@ -167,6 +167,10 @@ def test_producer_and_workers_survive_a_restart(
         threads[0].join(10)
         # Nothing lost: every job ever created (even one whose reply was lost) finishes.
         _wait_until(lambda: _all_finished(storage, created), 20)
+        # A worker records a job in `done` just after its commit: let them all return first.
+        finished.set()
+        for thread in threads:
+            thread.join(10)
         assert set(created) <= set(done)
         assert len(done) == len(set(done))
         assert storage._listener.connected.wait(10)
