@@ -22,9 +22,11 @@ from stoker.storage.redis_codec import (
     recurring_record,
     server_record,
 )
+from stoker.storage.redis_search import id_match, window_matches
+from stoker.storage.search import SEARCH_WINDOW, merge_id_match, page_of
 
-# Filtered listings (search, or a queue other than Enqueued's) walk one state's index in chunks
-# of this many jobs, so no single Redis call blocks the server for long.
+# Listings of a queue in a state other than Enqueued (no per-queue index there) walk the
+# state's index in chunks of this many jobs, so no single Redis call blocks the server for long.
 SCAN_CHUNK = 500
 
 
@@ -33,6 +35,9 @@ class RedisMonitor:
 
     _r: redis.Redis
     _p: str
+    # How many of a state's newest jobs a text search reads (stoker.storage.search); tests
+    # lower it on one instance.
+    search_window: int = SEARCH_WINDOW
 
     def count_by_state(self) -> dict[str, int]:
         pipe = self._r.pipeline(transaction=False)
@@ -53,6 +58,10 @@ class RedisMonitor:
         offset, limit = max(offset, 0), max(limit, 0)
         if limit == 0:
             return []
+        if search:
+            return self._records(
+                page_of(self._search_ids(state, queue, search), offset, limit, newest_first)
+            )
         if self._filtered(state, queue, search):
             ids: list[str] = []
             for job_id in self._matching_ids(state, queue, search, newest_first):
@@ -64,6 +73,8 @@ class RedisMonitor:
         return self._records([member_id(m) for m in members])
 
     def count_jobs(self, state: str, *, queue: str | None = None, search: str | None = None) -> int:
+        if search:
+            return len(self._search_ids(state, queue, search))
         if self._filtered(state, queue, search):
             return sum(1 for _ in self._matching_ids(state, queue, search, True))
         return int(self._r.zcard(self._index(state, queue)))
@@ -136,6 +147,14 @@ class RedisMonitor:
         return {key: int(value or 0) for key, value in zip(keys, values, strict=True)}
 
     # --- helpers --------------------------------------------------------------------------------
+    def _search_ids(self, state: str, queue: str | None, search: str) -> list[str]:
+        """See stoker.storage.search: the job with this id, and text matches among the newest
+        search_window jobs of the state (or of the queue, for Enqueued)."""
+        check_queue = queue if state != "Enqueued" else None
+        index = self._index(state, queue)
+        matches = window_matches(self._r, self._p, index, check_queue, search, self.search_window)
+        return merge_id_match(matches, id_match(self._r, self._p, state, queue, search))
+
     def _index(self, state: str, queue: str | None) -> str:
         if state == "Enqueued" and queue is not None:
             return f"{self._p}:queue:{queue}"
