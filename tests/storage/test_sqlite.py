@@ -256,6 +256,8 @@ def _plans() -> Iterator[tuple[str, str, int]]:
     yield "children", continuations.CHILDREN, 1
     for (kind, newest), sql in monitor.LIST_JOBS.items():
         yield f"list_{kind}_{newest}", sql, sql.count("?")
+    for newest, sql in monitor.ENQUEUED_KEYS.items():
+        yield f"list_enqueued_keys_{newest}", sql, sql.count("?")
     for name, sql in monitor.SEARCH_WINDOW_SQL.items():
         yield f"search_window_{name}", sql, sql.count("?")
     for name, sql in monitor.SEARCH_ID.items():

@@ -14,7 +14,6 @@ from stoker.dashboard.security import config_of
 from stoker.dashboard.system import recurring_rows, scan_retries, server_rows
 from stoker.dashboard.views import STATE_ACTIONS, details_view, list_page
 from stoker.storage.base import STATE_NAMES
-from stoker.storage.search import SEARCH_WINDOW
 
 MAX_JOB_ID_LENGTH = 200
 
@@ -54,7 +53,6 @@ def job_list(request: Request) -> Response:
         query=page.query,
         queues=queues,
         actions=STATE_ACTIONS[state],
-        search_window=getattr(storage, "search_window", SEARCH_WINDOW),
     )
 
 

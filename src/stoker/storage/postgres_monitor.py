@@ -15,6 +15,7 @@ from stoker.storage.base import (
     JobRecord,
     LogLine,
     RecurringRecord,
+    SearchResult,
     ServerRecord,
     StateRecord,
 )
@@ -233,6 +234,20 @@ class MonitorReads(PostgresBase):
         rows = self._fetchall("jobs_by_ids", {"ids": [int(job_id) for job_id in ids]})
         found = {str(row[0]): _job_record(row) for row in rows}
         return [found[job_id] for job_id in ids if job_id in found]
+
+    def search_jobs(
+        self,
+        state: str,
+        search: str,
+        *,
+        queue: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        newest_first: bool = True,
+    ) -> SearchResult:
+        ids = self._search_ids(state, queue, search)
+        page = self._records_by_ids(page_of(ids, offset, limit, newest_first))
+        return SearchResult(len(ids), tuple(page), self.search_window)
 
     def job_details(self, job_id: str) -> JobDetails | None:
         num = parse_job_id(job_id)

@@ -1,5 +1,9 @@
-"""Text search of the Redis storage: one Lua script matches a chunk of a state's newest jobs
-inside Redis, instead of sending every job's function and arguments to the client.
+"""Lua reads of the Redis monitor, where one script replaces thousands of commands.
+
+Text search: one script matches a chunk of a state's newest jobs inside Redis, instead of
+sending every job's function and arguments to the client. Records: one script returns a page's
+job hashes, current states and parameters (three commands per job in a pipeline cost the client
+more than the reads cost Redis).
 
 The search text reaches the script as an argument (ARGV), never as part of its code, and is
 compared with a plain find (no Lua patterns). Chunks of CHUNK jobs keep each call short, so a
@@ -7,6 +11,7 @@ search never blocks the workers' scripts for long."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -36,6 +41,38 @@ for i = 1, #members, 2 do
 end
 return found
 """
+
+
+# ARGV: key prefix, then job ids. Returns, per job: its hash (flat), its last history entry
+# (false if none) and its parameter hash (flat). Read-only, one page of jobs at most.
+RECORDS_LUA = """
+local P = ARGV[1]
+local found = {}
+for i = 2, #ARGV do
+  local key = P .. ':job:' .. ARGV[i]
+  found[#found + 1] = redis.call('HGETALL', key)
+  found[#found + 1] = redis.call('LINDEX', key .. ':history', -1)
+  found[#found + 1] = redis.call('HGETALL', key .. ':params')
+end
+return found
+"""
+
+
+def job_parts(
+    client: redis.Redis, prefix: str, ids: Sequence[str]
+) -> list[tuple[dict[str, str], str | None, dict[str, str]]]:
+    """(job hash, current state entry, parameter hash) of each id, in one script call."""
+    if not ids:
+        return []
+    reply = client.register_script(RECORDS_LUA)(args=[prefix, *ids])
+    return [
+        (_pairs(reply[i]), reply[i + 1] or None, _pairs(reply[i + 2]))
+        for i in range(0, len(reply), 3)
+    ]
+
+
+def _pairs(flat: Sequence[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def window_matches(

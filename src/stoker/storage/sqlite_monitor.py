@@ -15,6 +15,7 @@ from stoker.storage.base import (
     JobRecord,
     LogLine,
     RecurringRecord,
+    SearchResult,
     ServerRecord,
     StateRecord,
 )
@@ -71,6 +72,8 @@ SEARCH_WINDOW_SQL = {
     if kind != "enqueued"
 }
 _ID_COLUMNS = "SELECT j.id, j.state_at FROM job AS j"
+# Keys of one queue's Enqueued jobs in page order: the index job_enqueued covers them.
+ENQUEUED_KEYS = {newest: _ID_COLUMNS + _ENQUEUED_QUEUE + _ORDER[newest] for newest in (False, True)}
 SEARCH_ID = {kind: _ID_COLUMNS + where + " AND j.id = ?" for kind, where in _FILTERS.items()}
 _JSON_IDS = "SELECT value FROM json_each(?)"
 JOBS_BY_IDS = _JOB_COLUMNS + " WHERE j.id IN (" + _JSON_IDS + ")"
@@ -81,8 +84,8 @@ LOGS = "SELECT created_at, message FROM job_log WHERE job_id = ? ORDER BY id"
 CHILD_IDS = "SELECT id FROM job WHERE parent_id = ? ORDER BY id"
 
 
-def _state_order(row: Sequence[Any]) -> tuple[int, int]:
-    return row[8], row[0]  # (state_at, id), the order of every page
+def _key_order(row: Sequence[Any]) -> tuple[int, int]:
+    return row[1], row[0]  # (state_at, id) of an (id, state_at) key: the order of every page
 
 
 def _job_record(row: Sequence[Any]) -> JobRecord:
@@ -200,19 +203,23 @@ class MonitorReads:
         return [found[job_id] for job_id in ids if job_id in found]
 
     def _enqueued_page(self, offset: int, limit: int, newest_first: bool) -> list[Any]:
-        """A page of every queue's Enqueued jobs: the first offset+limit of each queue (an
-        ordered range of job_enqueued), merged, instead of sorting all of them."""
+        """A page of every queue's Enqueued jobs: the keys (id, state_at) of the first
+        offset+limit of each queue, read from the index job_enqueued alone, merged; then the
+        page's rows by id. Neither a sort of every Enqueued job nor a row read per skipped job."""
         if not limit:
             return []
-        sql = LIST_JOBS[("enqueued_queue", newest_first)]
+        sql = ENQUEUED_KEYS[newest_first]
 
-        def read(conn: sqlite3.Connection) -> list[list[Any]]:
+        def read(conn: sqlite3.Connection) -> list[Any]:
             queues = [row[0] for row in conn.execute(ENQUEUED_QUEUES).fetchall()]
-            return [conn.execute(sql, (queue, offset + limit, 0)).fetchall() for queue in queues]
+            ranges = [conn.execute(sql, (queue, offset + limit, 0)).fetchall() for queue in queues]
+            merged = heapq.merge(*ranges, key=_key_order, reverse=newest_first)
+            ids = [row[0] for row in islice(merged, offset, offset + limit)]
+            rows = conn.execute(JOBS_BY_IDS, (json.dumps(ids),)).fetchall()
+            by_id = {row[0]: row for row in rows}
+            return [by_id[job_id] for job_id in ids if job_id in by_id]
 
-        ranges = self._db.snapshot_read(read)
-        merged = heapq.merge(*ranges, key=_state_order, reverse=newest_first)
-        return list(islice(merged, offset, offset + limit))
+        return self._db.snapshot_read(read)
 
     def count_jobs(self, state: str, *, queue: str | None = None, search: str | None = None) -> int:
         if search:
@@ -224,6 +231,20 @@ class MonitorReads:
                 "SELECT n FROM state_count WHERE state = ? AND queue = ?", (state, queue)
             )
         return int(row[0]) if row and row[0] is not None else 0
+
+    def search_jobs(
+        self,
+        state: str,
+        search: str,
+        *,
+        queue: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        newest_first: bool = True,
+    ) -> SearchResult:
+        ids = self._search_ids(state, queue, search)
+        page = self._records_by_ids(page_of(ids, offset, limit, newest_first))
+        return SearchResult(len(ids), tuple(page), self.search_window)
 
     def job_details(self, job_id: str) -> JobDetails | None:
         num = parse_job_id(job_id)

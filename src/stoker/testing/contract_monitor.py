@@ -118,3 +118,7 @@ class ListJobsContract(ContractSupport):
         assert storage.count_jobs("Enqueued", search=old) == 1
         assert _ids(storage, "Enqueued", search=other) == [other]
         assert _ids(storage, "Scheduled", search=old) == []
+        found = storage.search_jobs("Enqueued", "mail:send", offset=1, limit=1)
+        assert (found.total, [job.id for job in found.jobs], found.window) == (2, [newer[0]], 3)
+        oldest_first = storage.search_jobs("Enqueued", old, newest_first=False)
+        assert (oldest_first.total, [job.id for job in oldest_first.jobs]) == (1, [old])
