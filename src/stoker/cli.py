@@ -112,7 +112,10 @@ def _add_job_parsers(commands: Any) -> None:
         "--state", default="Enqueued", type=_state_name, help=f"one of {', '.join(STATE_NAMES)}"
     )
     listing.add_argument("--queue", help="only this queue")
-    listing.add_argument("--search", help="job id, or text in the function name or arguments")
+    listing.add_argument(
+        "--search",
+        help="job id, or text in the function name or arguments of the newest 10,000 jobs",
+    )
     listing.add_argument("--limit", type=_positive, default=50)
     listing.add_argument("--offset", type=_not_negative, default=0)
     listing.add_argument("--oldest-first", action="store_true")

@@ -156,6 +156,25 @@ def test_search_by_exact_id_function_name_and_argument_text(
     assert "No Enqueued job matches this filter." in empty
 
 
+def test_search_says_how_many_of_the_newest_jobs_it_read_and_pages_its_matches(
+    app: stoker.App, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    oldest = new_job(app, function="shop.mail:send_welcome")
+    for _ in range(4):
+        app.clock.advance(1)  # type: ignore[attr-defined]
+        new_job(app, function="shop.mail:send_welcome")
+    monkeypatch.setattr(app.storage, "search_window", 3)
+    page = client.get("/jobs/enqueued?q=welcome&size=10").text
+    assert len(row_ids(page)) == 3
+    assert "Searched the job id and the newest 3 Enqueued jobs" in page
+    assert oldest not in row_ids(page)
+    assert row_ids(client.get(f"/jobs/enqueued?q={oldest}").text) == [oldest]
+    last = client.get("/jobs/enqueued?q=welcome&size=10&page=7").text
+    assert len(row_ids(last)) == 3  # past the last page of matches: the last page
+    monkeypatch.setattr(app.storage, "search_window", 100)
+    assert "Searched the job id" not in client.get("/jobs/enqueued?q=welcome").text
+
+
 def test_overview_shows_counts_totals_and_history_charts(
     app: stoker.App, client: TestClient
 ) -> None:

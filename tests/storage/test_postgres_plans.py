@@ -49,30 +49,24 @@ ANALYZE;
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "fetch_next": (
         "fetch_next",
-        {"queues": ["mail", "default"], "server_id": "s", "worker_id": "w", "now": NOW},
+        {"queues": "mail,default", "server_id": "s", "worker_id": "w", "now": NOW},
     ),
     "enqueue_due_scheduled": ("enqueue_due", {"now": NOW, "limit": 100, "reason": "due"}),
     "delete_expired": ("delete_expired", {"now": NOW, "limit": 100}),
     "requeue_orphaned_jobs": ("requeue_orphans", {"now": NOW, "limit": 100, "reason": "%s"}),
     "list_jobs(Succeeded)": (
-        "list_False_False_True",
-        {"state": "Succeeded", "queue": None, "offset": 1000, "limit": 50},
+        "list_False_True",
+        {"state": "Succeeded", "queue": None, "offset": 100_000, "limit": 50},
     ),
     "list_jobs(Enqueued, mail)": (
-        "list_True_False_False",
+        "list_True_False",
         {"state": "Enqueued", "queue": "mail", "offset": 0, "limit": 50},
     ),
     "list_jobs(Failed, search)": (
-        "list_False_True_True",
-        {
-            "state": "Failed",
-            "queue": None,
-            "search_id": None,
-            "pattern": "%task\\_1%",
-            "offset": 0,
-            "limit": 50,
-        },
+        "search_False",
+        {"state": "Failed", "queue": None, "pattern": "%task\\_1%", "window": 10_000},
     ),
+    "search by id": ("search_id_False", {"state": "Failed", "queue": None, "search_id": 7}),
     "job_details": ("job_details", {"id": 12_345}),
     "processing_counts": ("processing_counts", {}),
     "count_by_state": ("count_by_state", {}),

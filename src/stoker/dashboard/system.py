@@ -69,15 +69,16 @@ def scan_retries(monitor: Monitor, offset: int, limit: int, scan_limit: int) -> 
             break
         scanned += len(batch)
         for record in batch:
-            row = job_row(record)
-            if row.retry_count <= 0:
+            attempt = record.params.get("retry_count", 0)
+            if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt <= 0:
                 continue
+            # Only the page's rows are formatted: the scan looks at thousands of jobs.
             if offset <= matched < offset + limit:
                 retries = record.params.get("retries")
                 found.append(
                     RetryRow(
-                        row=row,
-                        attempt=row.retry_count,
+                        row=job_row(record),
+                        attempt=attempt,
                         retries=retries if isinstance(retries, int) else None,
                         last_failure=_last_failure(record.state),
                     )

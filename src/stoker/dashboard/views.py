@@ -10,7 +10,7 @@ from typing import Any
 
 from stoker.dashboard import formatting as fmt
 from stoker.dashboard.params import ListQuery
-from stoker.storage.base import JobRecord, LogLine, Monitor, StateRecord
+from stoker.storage.base import JobRecord, LogLine, Monitor, SearchResult, StateRecord
 
 # Actions each state offers: (action, button label). "requeue" of a Scheduled or Awaiting job is
 # "enqueue now"; "delete" of a Processing job asks it to stop (cooperative cancellation).
@@ -94,6 +94,7 @@ class JobPage:
     total: int
     rows: tuple[JobRow, ...]
     related_states: Mapping[str, str] = field(default_factory=dict)  # e.g. parents' states
+    search_window: int | None = None  # a search: how many newest jobs were searched for text
 
     @property
     def pages(self) -> int:
@@ -102,7 +103,9 @@ class JobPage:
 
 def list_page(monitor: Monitor, query: ListQuery) -> JobPage:
     """One page of a state's jobs: a count and a bounded, indexed list query (never all jobs)."""
-    total = monitor.count_jobs(query.state, queue=query.queue, search=query.search)
+    if query.search:
+        return _search_page(monitor, query, query.search)
+    total = monitor.count_jobs(query.state, queue=query.queue)
     query = query.clamped(total)
     offset, newest_first = query.offset, query.newest_first
     limit = query.size
@@ -114,21 +117,49 @@ def list_page(monitor: Monitor, query: ListQuery) -> JobPage:
         limit = end - offset
         offset, newest_first = total - end, not newest_first
     records = monitor.list_jobs(
-        query.state,
-        queue=query.queue,
-        search=query.search,
-        offset=offset,
-        limit=limit,
-        newest_first=newest_first,
+        query.state, queue=query.queue, offset=offset, limit=limit, newest_first=newest_first
     )
     if reverse:
         records.reverse()
+    return _page(monitor, query, total, records)
+
+
+def _search_page(monitor: Monitor, query: ListQuery, search: str) -> JobPage:
+    """A search evaluates once for its count and its page (search_jobs); past the last page,
+    the last page is shown."""
+    found = _search(monitor, query, search)
+    clamped = query.clamped(found.total)
+    if clamped.page != query.page:
+        query, found = clamped, _search(monitor, clamped, search)
+    return _page(monitor, query, found.total, list(found.jobs), found.window)
+
+
+def _search(monitor: Monitor, query: ListQuery, search: str) -> SearchResult:
+    return monitor.search_jobs(
+        query.state,
+        search,
+        queue=query.queue,
+        offset=query.offset,
+        limit=query.size,
+        newest_first=query.newest_first,
+    )
+
+
+def _page(
+    monitor: Monitor,
+    query: ListQuery,
+    total: int,
+    records: Sequence[JobRecord],
+    search_window: int | None = None,
+) -> JobPage:
     rows = tuple(job_row(record) for record in records)
     related: dict[str, str] = {}
     parents = [row.record.parent_id for row in rows if row.record.parent_id]
     if parents:
         related = {key: value[0] for key, value in monitor.job_states(parents).items()}
-    return JobPage(query=query, total=total, rows=rows, related_states=related)
+    return JobPage(
+        query=query, total=total, rows=rows, related_states=related, search_window=search_window
+    )
 
 
 @dataclass(frozen=True)

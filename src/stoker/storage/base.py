@@ -172,6 +172,15 @@ class RecurringRecord:
     error: str | None = None  # last error while scheduling, shown to people
 
 
+@dataclass(frozen=True)
+class SearchResult:
+    """One page of a search (see `Monitor.search_jobs`) and how many jobs match in all."""
+
+    total: int
+    jobs: tuple[JobRecord, ...]
+    window: int  # how many of the state's newest jobs were searched for the text
+
+
 @runtime_checkable
 class Monitor(Protocol):
     """Read-only queries for the dashboard, the CLI and `App.get_job`."""
@@ -190,12 +199,28 @@ class Monitor(Protocol):
         limit: int = 50,
         newest_first: bool = True,
     ) -> list[JobRecord]:
-        """Jobs in `state`, ordered by the time they entered it; `search` matches the id
-        exactly, or the function name or argument text as a case-insensitive substring."""
+        """Jobs in `state`, ordered by the time they entered it; `search` is `search_jobs`'s."""
         ...
 
     def count_jobs(self, state: str, *, queue: str | None = None, search: str | None = None) -> int:
         """How many jobs `list_jobs` would page through."""
+        ...
+
+    def search_jobs(
+        self,
+        state: str,
+        search: str,
+        *,
+        queue: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        newest_first: bool = True,
+    ) -> SearchResult:
+        """A page of the jobs in `state` (and `queue`) that match `search`, with their number,
+        from ONE evaluation of the search. Matches are the job whose id is `search`, and the
+        jobs whose function name or argument text contain it (case-insensitive) among the
+        newest `window` jobs of the state: no storage has an index of substrings, so text
+        search is bounded (see stoker.storage.search)."""
         ...
 
     def job_details(self, job_id: str) -> JobDetails | None:

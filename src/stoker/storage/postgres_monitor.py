@@ -15,10 +15,12 @@ from stoker.storage.base import (
     JobRecord,
     LogLine,
     RecurringRecord,
+    SearchResult,
     ServerRecord,
     StateRecord,
 )
 from stoker.storage.postgres_db import PostgresBase, parse_job_id
+from stoker.storage.search import SEARCH_WINDOW, like_pattern, merge_id_match, page_of
 
 COLUMN_FRAGMENTS = {
     "job_columns": """
@@ -68,51 +70,68 @@ MONITOR_QUERIES: dict[str, str] = {
 }
 
 
-def _list_query(queue: bool, search: bool, newest_first: bool, count: bool) -> str:
-    """SQL of list_jobs/count_jobs for one combination of filters (each its own prepared
-    statement, so the planner sees the real shape instead of `x IS NULL OR ...`)."""
-    where = [sql.SQL("j.state = %(state)s")]
-    if queue:
-        where.append(sql.SQL("j.queue = %(queue)s"))
-    if search:
-        where.append(
-            sql.SQL(
-                "(j.id = %(search_id)s OR p.function ILIKE %(pattern)s "
-                "OR p.args ILIKE %(pattern)s OR p.kwargs ILIKE %(pattern)s)"
-            )
-        )
-    condition = sql.SQL(" AND ").join(where)
-    if count:
-        query = sql.SQL(
-            "SELECT count(*) FROM {{s}}.job AS j JOIN {{s}}.job_payload AS p ON p.job_id = j.id "
-            "WHERE {condition}"
-        ).format(condition=condition)
-        return query.as_string()
-    direction = sql.SQL("DESC" if newest_first else "ASC")
+def _where(queue: bool) -> sql.Composable:
+    return sql.SQL(
+        "k.state = %(state)s AND k.queue = %(queue)s" if queue else "k.state = %(state)s"
+    )
+
+
+def _list_query(queue: bool, newest_first: bool) -> str:
+    """SQL of one page of list_jobs (each filter its own prepared statement, so the planner sees
+    the real shape). The OFFSET is taken in a subquery that reads only (state_at, state_id),
+    which job_by_state / job_enqueued hold: an index-only scan skips the rows before the page
+    without touching the table, and the three joins run for the page's rows alone. state_id
+    is the id of the job's current job_state row, which leads back to the job."""
     query = sql.SQL(
-        "SELECT {{job_columns}} FROM {{s}}.job AS j "
+        "SELECT {{job_columns}} FROM (SELECT k.state_at, k.state_id FROM {{s}}.job AS k "
+        "WHERE {where} ORDER BY k.state_at {order}, k.state_id {order} "
+        "OFFSET %(offset)s LIMIT %(limit)s) AS page "
+        "JOIN {{s}}.job_state AS h ON h.id = page.state_id "
+        "JOIN {{s}}.job AS j ON j.id = h.job_id AND j.state_id = h.id "
         "JOIN {{s}}.job_payload AS p ON p.job_id = j.id "
-        "JOIN {{s}}.job_state AS h ON h.id = j.state_id "
-        "WHERE {condition} ORDER BY j.state_at {direction}, j.state_id {direction} "
-        "OFFSET %(offset)s LIMIT %(limit)s"
-    ).format(condition=condition, direction=direction)
-    return query.as_string()
+        "ORDER BY page.state_at {order}, page.state_id {order}"
+    )
+    order = sql.SQL("DESC" if newest_first else "ASC")
+    return query.format(where=_where(queue), order=order).as_string()
+
+
+def _search_query(queue: bool) -> str:
+    """Ids of the jobs whose function or arguments match, among the newest %(window)s of the
+    state (see stoker.storage.search): bounded by the window, whatever the number of jobs.
+    The lateral subqueries (OFFSET 0 keeps them from being flattened) make each window row one
+    primary-key lookup: as joins, the planner may hash-join a whole table for 10,000 rows."""
+    query = sql.SQL(
+        "SELECT page.state_at, page.state_id, h.job_id FROM (SELECT k.state_at, k.state_id "
+        "FROM {{s}}.job AS k WHERE {where} ORDER BY k.state_at DESC, k.state_id DESC "
+        "LIMIT %(window)s) AS page "
+        "CROSS JOIN LATERAL (SELECT s.job_id FROM {{s}}.job_state AS s "
+        "WHERE s.id = page.state_id OFFSET 0) AS h "
+        "CROSS JOIN LATERAL (SELECT 1 FROM {{s}}.job_payload AS p WHERE p.job_id = h.job_id "
+        "AND (p.function ILIKE %(pattern)s OR p.args ILIKE %(pattern)s "
+        "OR p.kwargs ILIKE %(pattern)s) OFFSET 0) AS m "
+        "ORDER BY page.state_at DESC, page.state_id DESC"
+    )
+    return query.format(where=_where(queue)).as_string()
+
+
+def _search_id_query(queue: bool) -> str:
+    query = sql.SQL(
+        "SELECT k.state_at, k.state_id, k.id FROM {{s}}.job AS k "
+        "WHERE k.id = %(search_id)s AND {where}"
+    )
+    return query.format(where=_where(queue)).as_string()
 
 
 for _queue in (False, True):
-    for _search in (False, True):
-        for _newest in (False, True):
-            MONITOR_QUERIES[f"list_{_queue}_{_search}_{_newest}"] = _list_query(
-                _queue, _search, _newest, count=False
-            )
-        MONITOR_QUERIES[f"count_{_queue}_{_search}"] = _list_query(
-            _queue, _search, True, count=True
-        )
-
-
-def _like_pattern(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    for _newest in (False, True):
+        MONITOR_QUERIES[f"list_{_queue}_{_newest}"] = _list_query(_queue, _newest)
+    MONITOR_QUERIES[f"search_{_queue}"] = _search_query(_queue)
+    MONITOR_QUERIES[f"search_id_{_queue}"] = _search_id_query(_queue)
+MONITOR_QUERIES["jobs_by_ids"] = """
+    SELECT {job_columns} FROM {s}.job AS j
+    JOIN {s}.job_payload AS p ON p.job_id = j.id
+    JOIN {s}.job_state AS h ON h.id = j.state_id
+    WHERE j.id = ANY(%(ids)s::bigint[])"""
 
 
 def _job_record(row: Sequence[Any]) -> JobRecord:
@@ -166,6 +185,10 @@ class MonitorReads(PostgresBase):
             counts[state] = int(total)
         return counts
 
+    # How many of a state's newest jobs a text search reads (stoker.storage.search); tests
+    # lower it on one instance.
+    search_window: int = SEARCH_WINDOW
+
     def list_jobs(
         self,
         state: str,
@@ -176,27 +199,55 @@ class MonitorReads(PostgresBase):
         limit: int = 50,
         newest_first: bool = True,
     ) -> list[JobRecord]:
-        params = self._filter_params(state, queue, search)
+        if search:
+            ids = page_of(self._search_ids(state, queue, search), offset, limit, newest_first)
+            return self._records_by_ids(ids)
+        params: dict[str, Any] = {"state": state, "queue": queue}
         params.update(offset=max(0, offset), limit=max(0, limit))
-        name = f"list_{queue is not None}_{bool(search)}_{newest_first}"
+        name = f"list_{queue is not None}_{newest_first}"
         return [_job_record(row) for row in self._fetchall(name, params)]
 
     def count_jobs(self, state: str, *, queue: str | None = None, search: str | None = None) -> int:
-        params = self._filter_params(state, queue, search)
         if search:
-            name = f"count_{queue is not None}_True"
-        else:
-            name = "count_state_queue" if queue is not None else "count_state"
+            return len(self._search_ids(state, queue, search))
+        params = {"state": state, "queue": queue}
+        name = "count_state_queue" if queue is not None else "count_state"
         row = self._fetchone(name, params)
         return int(row[0]) if row else 0
 
-    @staticmethod
-    def _filter_params(state: str, queue: str | None, search: str | None) -> dict[str, Any]:
-        params: dict[str, Any] = {"state": state, "queue": queue}
-        if search:
-            params["search_id"] = parse_job_id(search)
-            params["pattern"] = _like_pattern(search.strip())
-        return params
+    def _search_ids(self, state: str, queue: str | None, search: str) -> list[str]:
+        params: dict[str, Any] = {"state": state, "queue": queue, "window": self.search_window}
+        params["pattern"] = like_pattern(search.strip())
+        has_queue = queue is not None
+        rows = self._fetchall(f"search_{has_queue}", params)
+        matches = [((at, state_id), str(job_id)) for at, state_id, job_id in rows]
+        by_id = None
+        params["search_id"] = parse_job_id(search)
+        if params["search_id"] is not None:
+            row = self._fetchone(f"search_id_{has_queue}", params)
+            by_id = ((row[0], row[1]), str(row[2])) if row else None
+        return merge_id_match(matches, by_id)
+
+    def _records_by_ids(self, ids: Sequence[str]) -> list[JobRecord]:
+        if not ids:
+            return []
+        rows = self._fetchall("jobs_by_ids", {"ids": [int(job_id) for job_id in ids]})
+        found = {str(row[0]): _job_record(row) for row in rows}
+        return [found[job_id] for job_id in ids if job_id in found]
+
+    def search_jobs(
+        self,
+        state: str,
+        search: str,
+        *,
+        queue: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        newest_first: bool = True,
+    ) -> SearchResult:
+        ids = self._search_ids(state, queue, search)
+        page = self._records_by_ids(page_of(ids, offset, limit, newest_first))
+        return SearchResult(len(ids), tuple(page), self.search_window)
 
     def job_details(self, job_id: str) -> JobDetails | None:
         num = parse_job_id(job_id)

@@ -12,6 +12,7 @@ from stoker.storage.base import (
     JobDetails,
     JobRecord,
     RecurringRecord,
+    SearchResult,
     ServerRecord,
 )
 from stoker.storage.redis_codec import (
@@ -22,9 +23,11 @@ from stoker.storage.redis_codec import (
     recurring_record,
     server_record,
 )
+from stoker.storage.redis_search import id_match, job_parts, window_matches
+from stoker.storage.search import SEARCH_WINDOW, merge_id_match, page_of
 
-# Filtered listings (search, or a queue other than Enqueued's) walk one state's index in chunks
-# of this many jobs, so no single Redis call blocks the server for long.
+# Listings of a queue in a state other than Enqueued (no per-queue index there) walk the
+# state's index in chunks of this many jobs, so no single Redis call blocks the server for long.
 SCAN_CHUNK = 500
 
 
@@ -33,6 +36,9 @@ class RedisMonitor:
 
     _r: redis.Redis
     _p: str
+    # How many of a state's newest jobs a text search reads (stoker.storage.search); tests
+    # lower it on one instance.
+    search_window: int = SEARCH_WINDOW
 
     def count_by_state(self) -> dict[str, int]:
         pipe = self._r.pipeline(transaction=False)
@@ -53,9 +59,13 @@ class RedisMonitor:
         offset, limit = max(offset, 0), max(limit, 0)
         if limit == 0:
             return []
-        if self._filtered(state, queue, search):
+        if search:
+            return self._records(
+                page_of(self._search_ids(state, queue, search), offset, limit, newest_first)
+            )
+        if self._filtered(state, queue):
             ids: list[str] = []
-            for job_id in self._matching_ids(state, queue, search, newest_first):
+            for job_id in self._matching_ids(state, queue, newest_first):
                 ids.append(job_id)
                 if len(ids) >= offset + limit:
                     break
@@ -64,9 +74,25 @@ class RedisMonitor:
         return self._records([member_id(m) for m in members])
 
     def count_jobs(self, state: str, *, queue: str | None = None, search: str | None = None) -> int:
-        if self._filtered(state, queue, search):
-            return sum(1 for _ in self._matching_ids(state, queue, search, True))
+        if search:
+            return len(self._search_ids(state, queue, search))
+        if self._filtered(state, queue):
+            return sum(1 for _ in self._matching_ids(state, queue, True))
         return int(self._r.zcard(self._index(state, queue)))
+
+    def search_jobs(
+        self,
+        state: str,
+        search: str,
+        *,
+        queue: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        newest_first: bool = True,
+    ) -> SearchResult:
+        ids = self._search_ids(state, queue, search)
+        page = self._records(page_of(ids, offset, limit, newest_first))
+        return SearchResult(len(ids), tuple(page), self.search_window)
 
     def job_details(self, job_id: str) -> JobDetails | None:
         key = f"{self._p}:job:{job_id}"
@@ -136,48 +162,46 @@ class RedisMonitor:
         return {key: int(value or 0) for key, value in zip(keys, values, strict=True)}
 
     # --- helpers --------------------------------------------------------------------------------
+    def _search_ids(self, state: str, queue: str | None, search: str) -> list[str]:
+        """See stoker.storage.search: the job with this id, and text matches among the newest
+        search_window jobs of the state (or of the queue, for Enqueued)."""
+        check_queue = queue if state != "Enqueued" else None
+        index = self._index(state, queue)
+        matches = window_matches(self._r, self._p, index, check_queue, search, self.search_window)
+        return merge_id_match(matches, id_match(self._r, self._p, state, queue, search))
+
     def _index(self, state: str, queue: str | None) -> str:
         if state == "Enqueued" and queue is not None:
             return f"{self._p}:queue:{queue}"
         return f"{self._p}:state:{state}"
 
     @staticmethod
-    def _filtered(state: str, queue: str | None, search: str | None) -> bool:
-        return bool(search) or (queue is not None and state != "Enqueued")
+    def _filtered(state: str, queue: str | None) -> bool:
+        return queue is not None and state != "Enqueued"
 
     def _range(self, key: str, start: int, stop: int, newest_first: bool) -> list[str]:
         if newest_first:
             return texts(self._r.zrevrange(key, start, stop))
         return texts(self._r.zrange(key, start, stop))
 
-    def _matching_ids(
-        self, state: str, queue: str | None, search: str | None, newest_first: bool
-    ) -> Iterator[str]:
-        """Ids in index order matching the queue and search, read in chunks of SCAN_CHUNK."""
+    def _matching_ids(self, state: str, queue: str | None, newest_first: bool) -> Iterator[str]:
+        """Ids of the state's jobs on `queue`, in index order, read in chunks of SCAN_CHUNK."""
         key = self._index(state, queue)
-        check_queue = queue if state != "Enqueued" else None
-        needle = search.casefold() if search else None
         start = 0
         while members := self._range(key, start, start + SCAN_CHUNK - 1, newest_first):
             start += SCAN_CHUNK
             pipe = self._r.pipeline(transaction=False)
             for m in members:
-                pipe.hmget(f"{self._p}:job:{member_id(m)}", "f", "a", "k", "q")
-            for m, fields in zip(members, pipe.execute(), strict=True):
-                if _matches(member_id(m), fields, check_queue, search, needle):
+                pipe.hget(f"{self._p}:job:{member_id(m)}", "q")
+            for m, job_queue in zip(members, pipe.execute(), strict=True):
+                if job_queue is not None and job_queue == queue:
                     yield member_id(m)
 
     def _records(self, ids: Sequence[str]) -> list[JobRecord]:
-        pipe = self._r.pipeline(transaction=False)
-        for job_id in ids:
-            key = f"{self._p}:job:{job_id}"
-            pipe.hgetall(key)
-            pipe.lindex(f"{key}:history", -1)
-            pipe.hgetall(f"{key}:params")
-        replies = pipe.execute()
         records = []
-        for i, job_id in enumerate(ids):
-            fields, current, params = replies[3 * i : 3 * i + 3]
+        for job_id, (fields, current, params) in zip(
+            ids, job_parts(self._r, self._p, ids), strict=True
+        ):
             # A job removed between reading the index and reading the job is left out.
             if fields and current:
                 records.append(job_record(job_id, fields, current, params))
@@ -195,19 +219,3 @@ class RedisMonitor:
 def texts(reply: Any) -> list[str]:
     """A reply of strings (the clients decode responses) as a typed list."""
     return [str(item) for item in reply]
-
-
-def _matches(
-    job_id: str, fields: list[Any], queue: str | None, search: str | None, needle: str | None
-) -> bool:
-    function, args, kwargs, job_queue = fields
-    if function is None or (queue is not None and job_queue != queue):
-        return False
-    if needle is None:
-        return True
-    return (
-        job_id == search
-        or needle in function.casefold()
-        or needle in args.casefold()
-        or needle in kwargs.casefold()
-    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from stoker.storage.base import Storage
 from stoker.testing.contract_support import (
     ContractSupport,
@@ -95,3 +97,28 @@ class ListJobsContract(ContractSupport):
         assert storage.count_jobs("Enqueued", search="welcome") == 1
         assert storage.count_jobs("Enqueued", search="app.") == 3
         assert storage.count_jobs("Scheduled", search="welcome") == 0
+
+    def test_text_search_reads_the_newest_jobs_of_the_window_and_ids_everywhere(
+        self, storage: Storage, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Substring search looks at the newest `search_window` jobs of the state (bounded on
+        every storage); the job whose id is the search text is found whatever its age."""
+        old = create(storage, "mail", function="app.mail:send", created_at=at(1))
+        newer = [
+            create(storage, "mail", function="app.mail:send", created_at=at(n)) for n in (2, 3)
+        ]
+        other = create(storage, "mail", function="app.crm:sync", created_at=at(4))
+        monkeypatch.setattr(storage, "search_window", 3)
+        assert _ids(storage, "Enqueued", search="mail:send") == newer[::-1]
+        assert storage.count_jobs("Enqueued", search="mail:send") == 2
+        assert _ids(storage, "Enqueued", queue="mail", search="mail:send") == newer[::-1]
+        assert _ids(storage, "Enqueued", search="mail:send", newest_first=False) == newer
+        assert _ids(storage, "Enqueued", search="mail:send", offset=1, limit=1) == [newer[0]]
+        assert _ids(storage, "Enqueued", search=old) == [old]
+        assert storage.count_jobs("Enqueued", search=old) == 1
+        assert _ids(storage, "Enqueued", search=other) == [other]
+        assert _ids(storage, "Scheduled", search=old) == []
+        found = storage.search_jobs("Enqueued", "mail:send", offset=1, limit=1)
+        assert (found.total, [job.id for job in found.jobs], found.window) == (2, [newer[0]], 3)
+        oldest_first = storage.search_jobs("Enqueued", old, newest_first=False)
+        assert (oldest_first.total, [job.id for job in oldest_first.jobs]) == (1, [old])
