@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 import stoker
+from stoker.filters import retry as retry_module
 from stoker.filters import retry_delay, stats_keys
 from stoker.states import Enqueued, Succeeded
 from stoker.testing.clock import FakeClock
@@ -42,7 +43,7 @@ def run_and_fail(app: stoker.App, exc: BaseException, queue: str = "default") ->
 def test_default_delay_follows_hangfire_curve_bounds(attempt: int) -> None:
     low = (attempt - 1) ** 4 + 15
     high = low + 29 * attempt
-    random.seed(attempt)  # deterministic, and 300 draws of 30 values cover most of them
+    retry_module._JITTER.seed(attempt)  # deterministic; 300 draws of 30 values cover most
     seen = {retry_delay(attempt) for _ in range(300)}
     assert all(low <= delay <= high for delay in seen)
     assert all(delay == int(delay) for delay in seen)
@@ -50,10 +51,18 @@ def test_default_delay_follows_hangfire_curve_bounds(attempt: int) -> None:
 
 
 def test_default_delay_hits_both_ends_of_the_random_part(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(random, "randrange", lambda n: 0)
+    monkeypatch.setattr(retry_module._JITTER, "randrange", lambda n: 0)
     assert retry_delay(3) == 2**4 + 15
-    monkeypatch.setattr(random, "randrange", lambda n: n - 1)
+    monkeypatch.setattr(retry_module._JITTER, "randrange", lambda n: n - 1)
     assert retry_delay(3) == 2**4 + 15 + 29 * 3
+
+
+def test_retry_delays_leave_the_global_random_state_alone() -> None:
+    random.seed(42)
+    expected = random.random()
+    random.seed(42)
+    retry_delay(5)
+    assert random.random() == expected  # an app's seeded random sequence is not disturbed
 
 
 def test_explicit_delays_are_used_in_order_then_the_last_repeats() -> None:

@@ -11,6 +11,10 @@ from stoker.jobs import DEFAULT_RETRIES
 from stoker.state_machine import ElectionContext
 from stoker.states import Deleted, Failed, RetryScheduled
 
+# Our own generator: jitter must not consume (or depend on) the application's seeded
+# global random state.
+_JITTER = random.Random()
+
 # Exceptions that say "running this again cannot help".
 NEVER_RETRIED = frozenset(
     {
@@ -26,7 +30,7 @@ def retry_delay(attempt: int, delays: Sequence[float] | None = None) -> float:
     if delays:
         return float(delays[min(attempt, len(delays)) - 1])
     # Hangfire's AutomaticRetry: (n-1)^4 + 15 + rand(0..29)*n seconds; 10 attempts span ~10 h.
-    return float(round((attempt - 1) ** 4 + 15 + random.randrange(30) * attempt))
+    return float(round((attempt - 1) ** 4 + 15 + _JITTER.randrange(30) * attempt))
 
 
 def _type_names(exception: BaseException) -> set[str]:

@@ -7,6 +7,10 @@ import random
 import threading
 import time
 
+# Our own generator: jitter must not consume (or depend on) the application's seeded
+# global random state.
+_JITTER = random.Random()
+
 log = logging.getLogger("stoker.server")
 
 
@@ -54,7 +58,7 @@ class Backoff:
     def next_delay(self) -> float:
         delay = self._next
         self._next = min(self._next * 2, self.cap)
-        return delay * random.uniform(0.5, 1.0)
+        return delay * _JITTER.uniform(0.5, 1.0)
 
     def reset(self) -> None:
         self._next = self.first

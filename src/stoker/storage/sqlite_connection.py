@@ -21,6 +21,10 @@ from stoker.storage.sqlite_schema import migrate
 from stoker.storage.sqlite_shared import SharedFile, close_shared, open_shared
 from stoker.storage.sqlite_url import MEMORY, SQLiteOptions
 
+# Our own generator: jitter must not consume (or depend on) the application's seeded
+# global random state.
+_JITTER = random.Random()
+
 logger = logging.getLogger("stoker.storage.sqlite")
 
 T = TypeVar("T")
@@ -181,7 +185,7 @@ class Database:
                         "write transaction?); raise retry_timeout or busy_timeout if this is "
                         "expected"
                     ) from exc
-            time.sleep(delay * random.uniform(0.5, 1.5))
+            time.sleep(delay * _JITTER.uniform(0.5, 1.5))
             delay = min(delay * 2, _MAX_DELAY)
 
     def write(self, body: Body[T]) -> T:

@@ -23,6 +23,10 @@ from stoker.storage.sqlite_codec import (
 from stoker.storage.sqlite_connection import Database
 from stoker.storage.sqlite_continuations import release_children, resolve_new_child
 
+# Our own generator: jitter must not consume (or depend on) the application's seeded
+# global random state.
+_JITTER = random.Random()
+
 # Every state change bumps state_id; the trigger job_history then files the previous state
 # (still in the row's old values) into job_state. So each step below is ONE statement.
 INSERT_JOB = """
@@ -230,7 +234,7 @@ class JobWrites:
         poll = db.options.poll_interval
         # A random first slice spreads the looks of a process's idle workers over the poll
         # interval, so one of them notices another process's enqueue sooner.
-        step = random.uniform(0.0, poll)
+        step = _JITTER.uniform(0.0, poll)
         while (remaining := deadline - time.monotonic()) > 0:
             if db.shared.wait(names, generations, min(step, remaining)):
                 return  # a job was enqueued in this process
