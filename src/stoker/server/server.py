@@ -49,12 +49,20 @@ class Server:
         self._threads: list[threading.Thread] = []
         self._started = False
         self._shutdown_lock = threading.Lock()
+        # A signal can arrive while start() is still creating threads; stop() then waits for
+        # start() to finish instead of joining threads that were never started.
+        self._starting = threading.Lock()
 
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self) -> Server:
-        if self._started:
-            raise RuntimeError("this server was already started; create a new one")
-        self._started = True
+        with self._starting:
+            if self._started:
+                raise RuntimeError("this server was already started; create a new one")
+            self._started = True
+            self._start_threads()
+        return self
+
+    def _start_threads(self) -> None:
         self.announce()
         options = self.options
         duties = [("heartbeat", options.heartbeat_interval, background.heartbeat)]
@@ -79,7 +87,6 @@ class Server:
             options.workers,
             ", ".join(options.queues),
         )
-        return self
 
     def announce(self) -> None:
         now = self.clock.now()
@@ -98,6 +105,8 @@ class Server:
     def stop(self, timeout: float | None = None) -> None:
         """Graceful stop: take no new jobs, let running ones finish within `timeout` (default
         `shutdown_timeout`), return the rest to their queues, and unregister."""
+        with self._starting:  # a start() in progress finishes first
+            pass
         if not self._started or self.killed.is_set():
             return
         self.stopping.set()
@@ -111,6 +120,8 @@ class Server:
     def kill(self) -> None:
         """Stop at once: running jobs are returned to their queues without waiting for them."""
         self.stopping.set()
+        with self._starting:  # a start() in progress finishes first
+            pass
         self._shut_down()
 
     def _shut_down(self) -> None:
