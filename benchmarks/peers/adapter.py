@@ -49,7 +49,8 @@ class Adapter(ABC):
     def enqueue(self, kind: str, seq: int = 0) -> None: ...
 
     def enqueue_bulk(self, kind: str, count: int) -> None:
-        raise NotImplementedError
+        """Only called where `bulk_api` names the system's bulk call (see one.py)."""
+        raise TypeError(f"{type(self).__name__} has no bulk enqueue (bulk_api is None)")
 
     def single_loop(self, kind: str, count: int) -> float:
         """Seconds taken to enqueue `count` jobs one call at a time."""
@@ -96,7 +97,8 @@ class AsyncAdapter(Adapter):
     async def aenqueue(self, kind: str, seq: int = 0) -> None: ...
 
     async def abulk(self, kind: str, count: int) -> None:
-        raise NotImplementedError
+        """Only called where `bulk_api` names the system's bulk call (see one.py)."""
+        raise TypeError(f"{type(self).__name__} has no bulk enqueue (bulk_api is None)")
 
     def enqueue(self, kind: str, seq: int = 0) -> None:
         self.runner.run(self.aenqueue(kind, seq))

@@ -77,11 +77,7 @@ def test_sigterm_returns_jobs_that_outlast_the_shutdown_timeout(
     runs, release = tmp_path / "runs.log", tmp_path / "release"
     server = cli_server(storage_url, tmp_path, "--shutdown-timeout", "1", workers=WORKERS)
     try:
-        ids = [
-            app.enqueue(jobs.mark_when_released, str(runs), n, str(release), 60)
-            for n in range(WORKERS)
-        ]
-        _running(app, server, WORKERS)
+        ids = _start_blocked_jobs(app, server, runs, release)
         began = time.monotonic()
         server.send(signal.SIGTERM)
         assert server.wait(15) == 0
@@ -91,12 +87,7 @@ def test_sigterm_returns_jobs_that_outlast_the_shutdown_timeout(
     assert 1 <= took < 5
     assert _states(app, ids) == ["Enqueued"] * WORKERS
     assert all(_requeued_by_shutdown(app, job_id) for job_id in ids)
-    release.touch()
-    successor = cli_server(storage_url, tmp_path, workers=WORKERS)
-    try:
-        wait_for(lambda: _states(app, ids) == ["Succeeded"] * WORKERS, 30, "the successor")
-    finally:
-        assert successor.stop() == 0
+    _successor_finishes(app, storage_url, tmp_path, ids, release)
     assert read_runs(runs) == dict.fromkeys(range(WORKERS), 1)
     figures.add(
         "SIGTERM, jobs outlast the timeout",
@@ -115,11 +106,7 @@ def test_second_signal_stops_at_once_and_the_jobs_run_again(
     runs, release = tmp_path / "runs.log", tmp_path / "release"
     server = cli_server(storage_url, tmp_path, "--shutdown-timeout", "60", workers=WORKERS)
     try:
-        ids = [
-            app.enqueue(jobs.mark_when_released, str(runs), n, str(release), 60)
-            for n in range(WORKERS)
-        ]
-        _running(app, server, WORKERS)
+        ids = _start_blocked_jobs(app, server, runs, release)
         server.send(signal.SIGTERM)  # graceful: would wait up to 60 s for the jobs
         time.sleep(0.5)
         began = time.monotonic()
@@ -132,12 +119,7 @@ def test_second_signal_stops_at_once_and_the_jobs_run_again(
     assert _states(app, ids) == ["Enqueued"] * WORKERS
     assert all(_requeued_by_shutdown(app, job_id) for job_id in ids)
     assert app.storage.list_servers() == []
-    release.touch()
-    successor = cli_server(storage_url, tmp_path, workers=WORKERS)
-    try:
-        wait_for(lambda: _states(app, ids) == ["Succeeded"] * WORKERS, 30, "the successor")
-    finally:
-        assert successor.stop() == 0
+    _successor_finishes(app, storage_url, tmp_path, ids, release)
     assert read_runs(runs) == dict.fromkeys(range(WORKERS), 1)
     figures.add(
         "second signal stops at once",
@@ -147,3 +129,26 @@ def test_second_signal_stops_at_once_and_the_jobs_run_again(
         stop_seconds=round(took, 2),
     )
     app.close()
+
+
+def _start_blocked_jobs(
+    app: stoker.App, server: ServerProcess, runs: Path, release: Path
+) -> list[str]:
+    """One job per worker, each running until `release` exists; returns once all run."""
+    ids = [
+        app.enqueue(jobs.mark_when_released, str(runs), n, str(release), 60) for n in range(WORKERS)
+    ]
+    _running(app, server, WORKERS)
+    return ids
+
+
+def _successor_finishes(
+    app: stoker.App, storage_url: str, tmp_path: Path, ids: list[str], release: Path
+) -> None:
+    """Release the jobs; a new server runs every one of them to Succeeded."""
+    release.touch()
+    successor = cli_server(storage_url, tmp_path, workers=WORKERS)
+    try:
+        wait_for(lambda: _states(app, ids) == ["Succeeded"] * WORKERS, 30, "the successor")
+    finally:
+        assert successor.stop() == 0

@@ -28,6 +28,7 @@ from stoker.storage.base import (
     StateRecord,
 )
 from stoker.storage.redis import RedisStorage
+from tests.conftest import IN_CI
 
 T0 = datetime(2036, 3, 1, 12, 0, tzinfo=UTC)
 PASSWORD = "pa55-word-never-logged"
@@ -89,7 +90,10 @@ class PrivateRedis:
 
 def _private(tmp_path: Path, persistent: bool) -> Iterator[PrivateRedis]:
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
+        message = "redis-server is not installed"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: it is required)")
+        pytest.skip(message)
     server = PrivateRedis(tmp_path, persistent)
     server.start()
     yield server
