@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from psycopg.types.json import Jsonb
 from stoker.errors import StorageURLError
 from stoker.storage import redact_url
 from stoker.storage.base import NewJob, RecurringRecord, ServerRecord
+from stoker.storage.postgres_batch_sql import BATCH_QUERIES
 from stoker.storage.postgres_db import Conn, Database
 from stoker.storage.postgres_jobs import JobWrites
 from stoker.storage.postgres_monitor import (
@@ -127,6 +129,8 @@ class PostgresStorage(JobWrites, MonitorReads):
         prepare_threshold: int | None = 5,
     ) -> None:
         self._schema = schema
+        self._combiners = {}
+        self._combiners_lock = threading.Lock()
         self._db = Database(
             conninfo,
             min_size=pool_min_size,
@@ -143,7 +147,13 @@ class PostgresStorage(JobWrites, MonitorReads):
         except BaseException:
             self._db.close()
             raise
-        queries = {**WRITE_QUERIES, **UPKEEP_QUERIES, **MONITOR_QUERIES, **_OTHER_QUERIES}
+        queries = {
+            **WRITE_QUERIES,
+            **BATCH_QUERIES,
+            **UPKEEP_QUERIES,
+            **MONITOR_QUERIES,
+            **_OTHER_QUERIES,
+        }
         self._q = render(queries, schema, channel, COLUMN_FRAGMENTS)
 
     @classmethod

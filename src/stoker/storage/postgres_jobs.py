@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from stoker.errors import JobNotFoundError
@@ -17,15 +15,19 @@ from stoker.storage.base import (
     StateChange,
     StateRecord,
 )
-from stoker.storage.postgres_db import Conn, PostgresBase, parse_job_id
+from stoker.storage.postgres_batch import BatchedSteps, Step
+from stoker.storage.postgres_db import Conn, parse_job_id
+from stoker.storage.postgres_params import (
+    CONTINUATION_MET,
+    CONTINUATION_NOT_MET,
+    change_params,
+    dumps,
+)
 
 ENQUEUED_BY_SCHEDULER = "Scheduled time reached"
 REQUEUED_ORPHAN = "Server %s stopped responding; job requeued"
-CONTINUATION_MET = "Parent job %s reached %s"
-CONTINUATION_NOT_MET = "continuation condition not met"
 FOLD_LOCK_CLASS = 0x570CE3  # advisory lock (class, hashtext(schema)) of the shard folder
 
-_dumps = partial(json.dumps, separators=(",", ":"))
 _BATCH_COLUMNS = (
     "function", "args", "kwargs", "queue", "params", "created_at", "state", "reason", "data",
     "state_at", "run_at", "expire_at", "parent_id", "on_states", "deleted_expire_at",
@@ -50,7 +52,7 @@ def _json_text(value: Mapping[str, Any], memo: dict[int, tuple[Mapping[str, Any]
     found = memo.get(id(value))
     if found is not None and found[0] is value:
         return found[1]
-    text = _dumps(dict(value))
+    text = dumps(dict(value))
     memo[id(value)] = (value, text)
     return text
 
@@ -73,68 +75,7 @@ def _batch_params(jobs: Sequence[NewJob], parent_states: Mapping[str, str]) -> d
     return {name: list(values) for name, values in zip(_BATCH_COLUMNS, columns, strict=True)}
 
 
-def _counters_json(change: StateChange) -> str:
-    """The counter increments as a JSON array for json_to_recordset, one element per key:
-    ON CONFLICT cannot update the same row twice in one statement."""
-    merged: dict[str, tuple[int, datetime | None]] = {}
-    for inc in change.counters:
-        total, _ = merged.get(inc.key, (0, None))
-        merged[inc.key] = (total + inc.by, inc.expire_at)
-    return _dumps(
-        [
-            {"k": key, "b": by, "e": expire.isoformat() if expire is not None else None}
-            for key, (by, expire) in merged.items()
-        ]
-    )
-
-
-def _change_params(change: StateChange, job_id: int) -> dict[str, Any]:
-    """Parameters of CHANGE_STATE / CHANGE_STATE_RELEASE for one StateChange."""
-    state = change.state
-    return {
-        "id": job_id,
-        "expected": ",".join(change.expected_states) if change.expected_states else None,
-        "state_id": change.expected_state_id,
-        "name": state.name,
-        "reason": state.reason,
-        "data": _dumps(dict(state.data)),
-        "at": state.created_at,
-        "queue": change.queue,
-        "run_at": change.run_at if state.name == "Scheduled" else None,
-        "expire_at": change.expire_at,
-        "server_id": state.data.get("server_id") if state.name == "Processing" else None,
-        "params": _dumps(dict(change.params)),
-        "final": state.name in FINAL_STATES,
-        "enqueued_reason": CONTINUATION_MET % (change.job_id, state.name),
-        "deleted_reason": CONTINUATION_NOT_MET,
-        "deleted_expire_at": change.deleted_children_expire_at,
-        "counters": _counters_json(change),
-    }
-
-
-def _fetch_params(
-    queues: Sequence[str], server_id: str, worker_id: str, now: datetime
-) -> dict[str, Any]:
-    return {"queues": ",".join(queues), "server_id": server_id, "worker_id": worker_id, "now": now}
-
-
-def _fetched(row: tuple[Any, ...] | None) -> FetchedJob | None:
-    if row is None:
-        return None
-    return FetchedJob(
-        id=str(row[0]),
-        function=row[1],
-        args=row[2],
-        kwargs=row[3],
-        queue=row[4],
-        params=row[5],
-        created_at=row[6],
-        enqueued_at=row[7],
-        state_id=int(row[8]),
-    )
-
-
-class JobWrites(PostgresBase):
+class JobWrites(BatchedSteps):
     """The write half of the job life cycle; each method is one transaction."""
 
     def create_jobs(self, jobs: Sequence[NewJob]) -> list[str]:
@@ -183,12 +124,8 @@ class JobWrites(PostgresBase):
     ) -> FetchedJob | None:
         if not queues:
             return None
-        params = _fetch_params(queues, server_id, worker_id, now)
-        row = self._db.run(
-            lambda conn: conn.execute(self._q["fetch_next"], params).fetchone(),
-            idempotent=False,
-        )
-        return _fetched(row)
+        _, fetched = self._combiner(queues, server_id).submit(Step(worker_id, now))
+        return fetched
 
     def finish_and_fetch(
         self,
@@ -201,27 +138,7 @@ class JobWrites(PostgresBase):
         job_id = parse_job_id(change.job_id)
         if job_id is None or not queues:
             return self.change_state(change), self.fetch_next(queues, server_id, worker_id, now)
-        change_params = _change_params(change, job_id)
-        name = "change_state_release" if change.release_continuations else "change_state"
-        fetch_params = _fetch_params(queues, server_id, worker_id, now)
-
-        def body(conn: Conn) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
-            # Pipelined: both statements go out together followed by ONE Sync, sent when the
-            # block ends, so they run in one implicit transaction (an error in the change
-            # skips the claim) and cost one round trip. Results are read only after the block:
-            # a fetchone() inside it would ask the server for them with a Flush first, which
-            # is a second round trip. The claim's SKIP LOCKED never waits on the row the
-            # change locked, so the two cannot deadlock each other.
-            with conn.pipeline():
-                changed = conn.execute(self._q[name], change_params)
-                claimed = conn.execute(self._q["fetch_next"], fetch_params)
-            return changed.fetchone(), claimed.fetchone()
-
-        changed, claimed = self._db.run(body, idempotent=False)
-        if changed is not None and change.release_continuations and changed[2]:
-            # A child was created while this change waited for the parent's row lock.
-            self._execute("release_children", {**change_params, "parent_id": job_id})
-        return changed is not None, _fetched(claimed)
+        return self._combiner(queues, server_id).submit(Step(worker_id, now, change, job_id))
 
     def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
         self._listener.wait(queues, timeout)
@@ -230,7 +147,7 @@ class JobWrites(PostgresBase):
         job_id = parse_job_id(change.job_id)
         if job_id is None:
             return False
-        params = _change_params(change, job_id)
+        params = change_params(change, job_id)
         if not change.release_continuations:
             row = self._db.run(
                 lambda conn: conn.execute(self._q["change_state"], params).fetchone(),
