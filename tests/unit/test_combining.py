@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from stoker.storage.combining import Combiner
 
 
@@ -118,3 +120,14 @@ def test_a_failed_batch_fails_every_member_and_the_next_batch_runs() -> None:
     assert outcomes == {0: 0, 1: "connection lost", 2: "connection lost", 3: "connection lost"}
     assert calls == [1, 3]
     assert combiner.submit(9) == 9  # the combiner is usable again
+
+
+def test_a_request_that_failed_alone_raises_for_its_caller_only() -> None:
+    def run(batch: Any) -> list[Any]:
+        return [ValueError(f"bad {n}") if n < 0 else n for n in batch]
+
+    combiner: Combiner[int, int] = Combiner(run)
+    assert combiner.submit(5) == 5
+    with pytest.raises(ValueError, match="bad -1"):
+        combiner.submit(-1)
+    assert combiner.submit(6) == 6

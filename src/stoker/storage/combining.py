@@ -12,11 +12,15 @@ T = TypeVar("T")
 
 
 class _Slot(Generic[R, T]):
-    __slots__ = ("done", "error", "lead", "request", "result")
+    __slots__ = ("error", "gate", "lead", "request", "result")
 
     def __init__(self, request: R) -> None:
         self.request = request
-        self.done = threading.Event()
+        # Held from the start; released exactly once to wake the waiting caller. A bare lock
+        # is the cheapest wake-up CPython has (an Event is a Condition and two locks), and
+        # a wake-up per job per worker is on the hot path.
+        self.gate = threading.Lock()
+        self.gate.acquire()
         self.lead = False  # woken to run the next batch rather than with a result
         self.result: T | None = None
         self.error: BaseException | None = None
@@ -30,25 +34,24 @@ class Combiner(Generic[R, T]):
     its runner hands the lead to the oldest waiter, which runs every waiting request (up to
     `max_batch`) as the next batch, and returns. So each caller still gets its own outcome
     before it goes on, exactly as with one call each, but N concurrent callers cost one round
-    trip and one commit instead of N. `run_batch` returns one result per request, in order;
-    if it raises, every request of that batch gets the exception (the caller then retries
-    alone, as it would after any failed call).
+    trip and one commit instead of N. `run_batch` returns one result per request, in order
+    (an exception instance in a request's place is raised to that caller alone); if it
+    raises, every request of that batch gets the exception (the caller then retries alone,
+    as it would after any failed call).
     """
 
     def __init__(
         self,
-        run_batch: Callable[[Sequence[R]], list[T]],
+        run_batch: Callable[[Sequence[R]], Sequence[T | BaseException]],
         max_batch: int = 64,
-        max_in_flight: int = 1,
         gather_seconds: float = 0.0,
     ) -> None:
         self._run_batch = run_batch
         self._max_batch = max(1, max_batch)
-        self._max_in_flight = max(1, max_in_flight)
         self._gather = gather_seconds
         self._lock = threading.Condition()
         self._waiting: list[_Slot[R, T]] = []
-        self._in_flight = 0
+        self._busy = False  # a batch is being gathered or run (one at a time)
         self._last_size = 0
         self._last_end = float("-inf")
 
@@ -57,17 +60,16 @@ class Combiner(Generic[R, T]):
         with self._lock:
             self._waiting.append(slot)
             self._lock.notify()
-            leads = self._in_flight < self._max_in_flight
-            if leads:
-                self._in_flight += 1
+            leads = not self._busy
+            self._busy = True
         if not leads:
-            slot.done.wait()
+            slot.gate.acquire()  # until a result, or the lead, is handed over
             if not slot.lead:
                 return self._outcome(slot)
-        self._lead()
+        self._lead(slot)
         return self._outcome(slot)
 
-    def _lead(self) -> None:
+    def _lead(self, own: _Slot[R, T]) -> None:
         """Run the waiting requests as one batch, then pass the lead on (or give it up)."""
         with self._lock:
             self._gather_callers()
@@ -78,7 +80,10 @@ class Combiner(Generic[R, T]):
             if len(results) != len(batch):
                 raise RuntimeError(f"a batch of {len(batch)} requests gave {len(results)} results")
             for slot, result in zip(batch, results, strict=True):
-                slot.result = result
+                if isinstance(result, BaseException):
+                    slot.error = result  # this request alone failed
+                else:
+                    slot.result = result
         except BaseException as exc:  # every member learns the batch failed, then re-raised
             for slot in batch:
                 slot.error = exc
@@ -87,8 +92,8 @@ class Combiner(Generic[R, T]):
                 self._last_size, self._last_end = len(batch), time.monotonic()
             self._pass_lead()
             for slot in batch:
-                slot.lead = False
-                slot.done.set()
+                if slot is not own:  # the others are blocked on their gate
+                    slot.gate.release()
 
     def _gather_callers(self) -> None:
         """Wait (briefly) for the members of the last batch to come back.
@@ -108,13 +113,13 @@ class Combiner(Generic[R, T]):
     def _pass_lead(self) -> None:
         with self._lock:
             if not self._waiting:
-                self._in_flight -= 1
+                self._busy = False
                 return
             successor = self._waiting[0]
-        # The successor is still waiting on its event (it cannot be in this batch: the batch
+        # The successor is still blocked on its gate (it cannot be in this batch: the batch
         # was taken out of the list before it ran).
         successor.lead = True
-        successor.done.set()
+        successor.gate.release()
 
     @staticmethod
     def _outcome(slot: _Slot[R, T]) -> T:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -129,8 +128,7 @@ class PostgresStorage(JobWrites, MonitorReads):
         prepare_threshold: int | None = 5,
     ) -> None:
         self._schema = schema
-        self._combiners = {}
-        self._combiners_lock = threading.Lock()
+        self._init_steps()
         self._db = Database(
             conninfo,
             min_size=pool_min_size,

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from stoker.storage.base import FINAL_STATES, FetchedJob, StateChange
-from stoker.storage.combining import Combiner
 from stoker.storage.postgres_db import Conn, PostgresBase, parse_job_id
 from stoker.storage.postgres_params import (
     CONTINUATION_MET,
@@ -19,23 +16,7 @@ from stoker.storage.postgres_params import (
     fetch_params,
     fetched_job,
 )
-
-StepResult = tuple[bool, FetchedJob | None]
-# How long a batch may wait for the workers of the previous batch to come back (see
-# Combiner): measured with no-op jobs, it turns batches alternating 1, N-1 into batches of N.
-# An idle server never waits (its last batch ended long ago).
-GATHER_SECONDS = 0.002
-
-
-@dataclass(frozen=True)
-class Step:
-    """One worker's call: store `change` (if any) on job `job_id`, then claim a job."""
-
-    worker_id: str
-    now: datetime
-    change: StateChange | None = None
-    job_id: int = 0
-
+from stoker.storage.worker_steps import CombinedSteps, Step, StepResult
 
 _CHANGE_COLUMNS = (
     "id", "expected", "state_id", "name", "reason", "data", "at", "queue", "run_at",
@@ -88,50 +69,31 @@ def change_states_params(changes: Sequence[tuple[StateChange, int]]) -> dict[str
     return params
 
 
-class BatchedSteps(PostgresBase):
-    """`finish_and_fetch` and `fetch_next` of concurrent workers, combined per server.
-
-    A server's workers all call these between jobs. Run one by one, N workers cost N round
-    trips, N statements of each kind and N commits (each commit waits for a WAL flush); a
-    combined batch costs one of each. While a batch is in flight, the workers that arrive
-    wait and then go together as the next one (see Combiner); a worker that arrives with
-    nothing in flight goes alone at once, so an idle server keeps its latency."""
-
-    _combiners: dict[tuple[tuple[str, ...], str], Combiner[Step, StepResult]]
-    _combiners_lock: threading.Lock
-
-    def _combiner(self, queues: Sequence[str], server_id: str) -> Combiner[Step, StepResult]:
-        key = (tuple(queues), server_id)
-        found = self._combiners.get(key)
-        if found is None:
-            with self._combiners_lock:
-                found = self._combiners.get(key)
-                if found is None:
-                    found = Combiner(
-                        lambda steps: self._run_steps(key[0], key[1], steps),
-                        gather_seconds=GATHER_SECONDS,
-                    )
-                    self._combiners[key] = found
-        return found
+class BatchedSteps(CombinedSteps, PostgresBase):
+    """Batched worker steps on PostgreSQL (see CombinedSteps): the outcomes of a batch are one
+    CHANGE_STATES statement, its claims one FETCH_MANY, pipelined under one Sync (one round
+    trip, one transaction, one commit)."""
 
     def _run_steps(
         self, queues: tuple[str, ...], server_id: str, steps: Sequence[Step]
     ) -> list[StepResult]:
-        job_ids = [step.job_id for step in steps if step.change is not None]
-        if len(steps) == 1 or len(set(job_ids)) != len(job_ids):
-            # Alone, or (never in practice) two outcomes for one job: the one-job statements.
+        job_ids = [_job_number(step) for step in steps if step.change is not None]
+        if len(steps) == 1 or None in job_ids or len(set(job_ids)) != len(job_ids):
+            # Alone, or (never from a worker) a foreign id or two outcomes for one job.
             return [self._run_step(queues, server_id, step) for step in steps]
         return self._run_batch(queues, server_id, steps)
 
     def _run_step(self, queues: tuple[str, ...], server_id: str, step: Step) -> StepResult:
-        if step.change is None:
-            return False, self._fetch_one(queues, server_id, step.worker_id, step.now)
-        return self._finish_and_fetch_one(step.change, queues, server_id, step.worker_id, step.now)
+        job_id = _job_number(step)
+        if step.change is None or job_id is None:
+            applied = step.change is not None and self.change_state(step.change)
+            return applied, self._fetch_one(queues, server_id, step.worker_id, step.now)
+        return self._finish_and_fetch_one(step.change, job_id, queues, server_id, step)
 
     def _run_batch(
         self, queues: tuple[str, ...], server_id: str, steps: Sequence[Step]
     ) -> list[StepResult]:
-        changes = [(step.change, step.job_id) for step in steps if step.change is not None]
+        changes = [(s.change, int(s.change.job_id)) for s in steps if s.change is not None]
         claim = {
             "queues": ",".join(queues),
             "server_id": server_id,
@@ -143,7 +105,7 @@ class BatchedSteps(PostgresBase):
 
         def body(conn: Conn) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
             # One Sync for both statements: one implicit transaction, one round trip (see
-            # JobWrites.finish_and_fetch); results are read after the pipeline block.
+            # _finish_and_fetch_one); results are read after the pipeline block.
             with conn.pipeline():
                 changed = conn.execute(self._q["change_states"], change_args) if changes else None
                 claimed = conn.execute(self._q["fetch_many"], claim)
@@ -153,17 +115,18 @@ class BatchedSteps(PostgresBase):
         applied = {int(row[0]) for row in changed}
         for row in changed:
             if row[2]:  # a child was created while the change waited for the parent's lock
-                self._release_late_children(int(row[0]), steps)
+                self._release_late_children(int(row[0]), changes)
         jobs = {int(row[9]): fetched_job(row) for row in claimed}
         return [
-            (step.change is not None and step.job_id in applied, jobs.get(number))
+            (_job_number(step) in applied, jobs.get(number))
             for number, step in enumerate(steps, start=1)
         ]
 
-    def _release_late_children(self, job_id: int, steps: Sequence[Step]) -> None:
-        step = next(s for s in steps if s.change is not None and s.job_id == job_id)
-        assert step.change is not None
-        params = {**change_params(step.change, job_id), "parent_id": job_id}
+    def _release_late_children(
+        self, job_id: int, changes: Sequence[tuple[StateChange, int]]
+    ) -> None:
+        change = next(change for change, number in changes if number == job_id)
+        params = {**change_params(change, job_id), "parent_id": job_id}
         self._db.run(lambda conn: conn.execute(self._q["release_children"], params))
 
     def _fetch_one(
@@ -179,16 +142,14 @@ class BatchedSteps(PostgresBase):
     def _finish_and_fetch_one(
         self,
         change: StateChange,
+        job_id: int,
         queues: Sequence[str],
         server_id: str,
-        worker_id: str,
-        now: datetime,
+        step: Step,
     ) -> StepResult:
-        job_id = parse_job_id(change.job_id)
-        assert job_id is not None  # checked by the caller
         one_change = change_params(change, job_id)
         name = "change_state_release" if change.release_continuations else "change_state"
-        claim = fetch_params(queues, server_id, worker_id, now)
+        claim = fetch_params(queues, server_id, step.worker_id, step.now)
 
         def body(conn: Conn) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
             # Pipelined: both statements go out together followed by ONE Sync, sent when the
@@ -207,3 +168,9 @@ class BatchedSteps(PostgresBase):
             # A child was created while this change waited for the parent's row lock.
             self._execute("release_children", {**one_change, "parent_id": job_id})
         return changed is not None, fetched_job(claimed)
+
+
+def _job_number(step: Step) -> int | None:
+    """The numeric id of the job whose outcome the step stores (None: no change, or not an id
+    this storage could have issued)."""
+    return parse_job_id(step.change.job_id) if step.change is not None else None

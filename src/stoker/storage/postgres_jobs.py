@@ -9,13 +9,12 @@ from typing import Any
 from stoker.errors import JobNotFoundError
 from stoker.storage.base import (
     FINAL_STATES,
-    FetchedJob,
     LogLine,
     NewJob,
     StateChange,
     StateRecord,
 )
-from stoker.storage.postgres_batch import BatchedSteps, Step
+from stoker.storage.postgres_batch import BatchedSteps
 from stoker.storage.postgres_db import Conn, parse_job_id
 from stoker.storage.postgres_params import (
     CONTINUATION_MET,
@@ -118,27 +117,6 @@ class JobWrites(BatchedSteps):
             if num not in found:
                 raise JobNotFoundError(pid)
         return {pid: found[num] for num, pid in numbers.items()}
-
-    def fetch_next(
-        self, queues: Sequence[str], server_id: str, worker_id: str, now: datetime
-    ) -> FetchedJob | None:
-        if not queues:
-            return None
-        _, fetched = self._combiner(queues, server_id).submit(Step(worker_id, now))
-        return fetched
-
-    def finish_and_fetch(
-        self,
-        change: StateChange,
-        queues: Sequence[str],
-        server_id: str,
-        worker_id: str,
-        now: datetime,
-    ) -> tuple[bool, FetchedJob | None]:
-        job_id = parse_job_id(change.job_id)
-        if job_id is None or not queues:
-            return self.change_state(change), self.fetch_next(queues, server_id, worker_id, now)
-        return self._combiner(queues, server_id).submit(Step(worker_id, now, change, job_id))
 
     def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
         self._listener.wait(queues, timeout)

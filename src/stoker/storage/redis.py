@@ -68,23 +68,17 @@ import redis
 
 from stoker.errors import JobNotFoundError
 from stoker.storage.base import (
-    FetchedJob,
     LogLine,
     NewJob,
     RecurringRecord,
     ServerRecord,
-    StateChange,
-    StateRecord,
 )
+from stoker.storage.redis_batch import RedisBatchedSteps
 from stoker.storage.redis_codec import (
-    change_args,
-    from_us,
     log_entry,
     new_job_args,
-    parse_params,
     recurring_fields,
     server_fields,
-    state_entry,
     to_us,
 )
 from stoker.storage.redis_connection import WAIT_CHUNK, connect, make_retry, split_url
@@ -94,7 +88,7 @@ from stoker.storage.redis_scripts import Scripts
 __all__ = ["RedisStorage"]
 
 
-class RedisStorage(RedisMonitor):
+class RedisStorage(RedisBatchedSteps, RedisMonitor):
     """The storage contract on Redis: every multi-key step is one atomic Lua script."""
 
     def __init__(self, client: redis.Redis, waiter: redis.Redis, prefix: str) -> None:
@@ -105,6 +99,7 @@ class RedisStorage(RedisMonitor):
         self._keys = [f"{prefix}:job-seq"]  # declared key, so proxies route to the right node
         self._tokens = itertools.count()
         self._token_base = os.urandom(6).hex()
+        self._init_steps()
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisStorage:
@@ -118,9 +113,6 @@ class RedisStorage(RedisMonitor):
     def _run(self, script: Any, *args: str) -> Any:
         return script(keys=self._keys, args=[self._p, *args])
 
-    def _token(self) -> str:
-        return f"{self._token_base}{next(self._tokens):x}"
-
     # --- jobs -------------------------------------------------------------------------------
     def create_jobs(self, jobs: Sequence[NewJob]) -> list[str]:
         if not jobs:
@@ -128,42 +120,6 @@ class RedisStorage(RedisMonitor):
         slot = f"{self._p}:creates:{self._token_base}:{threading.get_ident()}"
         args = new_job_args(jobs)
         return _created(self._run(self._s.create_jobs, slot, self._token(), *args))
-
-    def fetch_next(
-        self, queues: Sequence[str], server_id: str, worker_id: str, now: datetime
-    ) -> FetchedJob | None:
-        if not queues:
-            return None
-        reply = self._run(self._s.fetch_next, *self._fetch_args(queues, server_id, worker_id, now))
-        return _fetched(reply) if reply else None
-
-    def finish_and_fetch(
-        self,
-        change: StateChange,
-        queues: Sequence[str],
-        server_id: str,
-        worker_id: str,
-        now: datetime,
-    ) -> tuple[bool, FetchedJob | None]:
-        if not queues:
-            return self.change_state(change), None
-        # One script: both halves carry the same retry tokens as change_state and fetch_next,
-        # so a resend after a lost reply answers with the first result instead of claiming a
-        # second job.
-        changing = change_args(change, self._token())
-        fetching = self._fetch_args(queues, server_id, worker_id, now)
-        reply = self._run(self._s.finish_fetch, str(len(changing)), *changing, *fetching)
-        applied, *job = reply
-        return bool(int(applied)), _fetched(job) if job else None
-
-    def _fetch_args(
-        self, queues: Sequence[str], server_id: str, worker_id: str, now: datetime
-    ) -> list[str]:
-        """The arguments of fetch_next.lua after the prefix."""
-        entry = state_entry(
-            StateRecord("Processing", now, None, {"server_id": server_id, "worker_id": worker_id})
-        )
-        return [server_id, worker_id, to_us(now), self._token(), entry, *queues]
 
     def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
         # Only a hint: the claim is always fetch_next's script, so a lost or stale token costs
@@ -173,9 +129,6 @@ class RedisStorage(RedisMonitor):
         keys = [f"{self._p}:signal:{queue}" for queue in queues]
         # BLPOP's timeout 0 means "forever": never pass less than a millisecond.
         self._waiter.blpop(keys, timeout=max(min(timeout, WAIT_CHUNK), 0.001))
-
-    def change_state(self, change: StateChange) -> bool:
-        return bool(self._run(self._s.change_state, *change_args(change, self._token())))
 
     def set_progress(self, job_id: str, progress: float) -> None:
         key = f"{self._p}:job:{job_id}"
@@ -276,21 +229,6 @@ class RedisStorage(RedisMonitor):
 
     def __repr__(self) -> str:
         return f"RedisStorage(prefix={self._p!r})"
-
-
-def _fetched(reply: Sequence[str]) -> FetchedJob:
-    job_id, function, args, kwargs, queue, created, enqueued, state_id, *params = reply
-    return FetchedJob(
-        id=job_id,
-        function=function,
-        args=args,
-        kwargs=kwargs,
-        queue=queue,
-        params=parse_params(dict(zip(params[::2], params[1::2], strict=True))),
-        created_at=from_us(created),
-        enqueued_at=from_us(enqueued),
-        state_id=int(state_id),
-    )
 
 
 def _created(reply: list[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""Batched worker steps on PostgreSQL write exactly what the same steps one by one write."""
+"""Batched worker steps (PostgreSQL, Redis) write exactly what the same steps one by one write."""
 
 from __future__ import annotations
 
@@ -9,22 +9,25 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
 
 from stoker.states import Deleted, Failed, Succeeded
 from stoker.storage import open_storage
 from stoker.storage.base import STATE_NAMES, CounterIncrement, FetchedJob, StateChange
 from stoker.storage.combining import Combiner
 from stoker.storage.postgres import PostgresStorage
-from stoker.storage.postgres_batch import Step, StepResult
+from stoker.storage.redis import RedisStorage
+from stoker.storage.worker_steps import Step, StepResult
 from stoker.testing.contract_support import SERVER, at, change, create, details
-from tests.conftest import PG_URL, require_service
+from tests.conftest import PG_URL, REDIS_URL, require_service
 
 QUEUES = ("critical", "default")
 
 
-@pytest.fixture
-def twins() -> Iterator[tuple[PostgresStorage, PostgresStorage]]:
-    """Two storages in two fresh schemas: one runs steps batched, the other one by one."""
+Batching = PostgresStorage | RedisStorage
+
+
+def _postgres_twins() -> Iterator[tuple[Batching, Batching]]:
     require_service("PostgreSQL", "127.0.0.1", 5432)
     schemas = [f"stoker_test_{uuid.uuid4().hex[:12]}" for _ in range(2)]
     opened = [open_storage(f"{PG_URL}?schema={schema}") for schema in schemas]
@@ -37,7 +40,29 @@ def twins() -> Iterator[tuple[PostgresStorage, PostgresStorage]]:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def _claim(storage: PostgresStorage, worker: str) -> FetchedJob:
+def _redis_twins() -> Iterator[tuple[Batching, Batching]]:
+    require_service("Redis", "127.0.0.1", 6379)
+    prefixes = [f"stoker-test-{uuid.uuid4().hex[:12]}" for _ in range(2)]
+    opened = [open_storage(f"{REDIS_URL}?prefix={prefix}") for prefix in prefixes]
+    assert all(isinstance(storage, RedisStorage) for storage in opened)
+    yield opened[0], opened[1]  # type: ignore[misc]
+    for storage in opened:
+        storage.close()
+    client = redis.Redis.from_url(REDIS_URL)
+    for prefix in prefixes:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(params=["postgres", "redis"])
+def twins(request: pytest.FixtureRequest) -> Iterator[tuple[Batching, Batching]]:
+    """Two empty storages of one kind: one runs steps batched, the other one by one."""
+    yield from _postgres_twins() if request.param == "postgres" else _redis_twins()
+
+
+def _claim(storage: Batching, worker: str) -> FetchedJob:
     fetched = storage.fetch_next(list(QUEUES), SERVER, worker, at(5))
     assert fetched is not None
     return fetched
@@ -53,7 +78,7 @@ def _outcome(job: FetchedJob, state: Any, when: float, **options: Any) -> StateC
     )
 
 
-def _steps(storage: PostgresStorage) -> list[Step]:
+def _steps(storage: Batching) -> list[Step]:
     """Eight workers at once: outcomes that apply, outcomes that are refused, idle workers."""
     parent = create(storage, created_at=at(1), params={"owner": "ops"})
     failing = create(storage, created_at=at(2))
@@ -83,15 +108,12 @@ def _steps(storage: PostgresStorage) -> list[Step]:
         StateChange(stale, stale_change.state, ("Processing",), jobs[2].state_id + 1000),
         _outcome(jobs[3], succeeded, 6.3, counters=(CounterIncrement("stats:succeeded"),)),
     ]  # fmt: skip
-    steps = [
-        Step(f"worker-{n}", at(6 + n / 10), outcome, int(outcome.job_id))
-        for n, outcome in enumerate(outcomes)
-    ]
+    steps = [Step(f"worker-{n}", at(6 + n / 10), outcome) for n, outcome in enumerate(outcomes)]
     del released, dropped, retried_child  # found again through the parents' details
     return steps + [Step(f"worker-{n}", at(7)) for n in range(4, 8)]
 
 
-def _everything(storage: PostgresStorage) -> dict[str, Any]:
+def _everything(storage: Batching) -> dict[str, Any]:
     """What a user could observe: every job's full history, the counts and the counters."""
     jobs = {}
     for number in range(1, 11):
@@ -118,12 +140,12 @@ def _claimed_ids(results: list[StepResult]) -> list[tuple[bool, str | None]]:
 
 
 def test_a_batch_writes_what_the_same_steps_one_by_one_write(
-    twins: tuple[PostgresStorage, PostgresStorage],
+    twins: tuple[Batching, Batching],
 ) -> None:
     batched, single = twins
     batch_steps, single_steps = _steps(batched), _steps(single)
-    batch_results = batched._run_batch(QUEUES, SERVER, batch_steps)
-    single_results = [single._run_step(QUEUES, SERVER, step) for step in single_steps]
+    batch_results = batched._run_steps(QUEUES, SERVER, batch_steps)
+    single_results = [single._run_steps(QUEUES, SERVER, [step])[0] for step in single_steps]
     assert _claimed_ids(batch_results) == _claimed_ids(single_results)
     assert [applied for applied, _ in batch_results] == [True, True, False, False] + [False] * 4
     claimed = [job for _, job in batch_results if job is not None]
@@ -134,11 +156,11 @@ def test_a_batch_writes_what_the_same_steps_one_by_one_write(
 
 
 def test_a_batch_hands_each_worker_its_own_claim(
-    twins: tuple[PostgresStorage, PostgresStorage],
+    twins: tuple[Batching, Batching],
 ) -> None:
     storage, _ = twins
     steps = _steps(storage)
-    results = storage._run_batch(QUEUES, SERVER, steps)
+    results = storage._run_steps(QUEUES, SERVER, steps)
     for step, (_, job) in zip(steps, results, strict=True):
         if job is None:
             continue
@@ -149,7 +171,7 @@ def test_a_batch_hands_each_worker_its_own_claim(
 
 
 def test_concurrent_workers_share_batches_and_each_job_runs_once(
-    twins: tuple[PostgresStorage, PostgresStorage],
+    twins: tuple[Batching, Batching],
 ) -> None:
     storage, _ = twins
     storage.create_jobs([_new_job(n) for n in range(300)])
@@ -180,7 +202,7 @@ def _new_job(number: int) -> Any:
     return make_job("default", args=[number], created_at=at(number / 1000))
 
 
-def _work(storage: PostgresStorage, number: int, ran: list[str], lock: threading.Lock) -> None:
+def _work(storage: Batching, number: int, ran: list[str], lock: threading.Lock) -> None:
     worker = f"worker-{number}"
     job = storage.fetch_next(list(QUEUES), SERVER, worker, at(10))
     while job is not None:
