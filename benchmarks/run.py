@@ -59,7 +59,10 @@ def parse(argv: Sequence[str]) -> tuple[Settings, argparse.Namespace]:
     parser.add_argument("--rounds", type=int, help="rounds per storage (default 3; quick 1)")
     parser.add_argument("--jobs", type=int, help="jobs of the throughput run (default 10000)")
     parser.add_argument(
-        "--workers", type=int, default=4, help="threads per server process, throughput (4)"
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="threads per server process, throughput (default: stoker's default, %(default)s)",
     )
     parser.add_argument(
         "--latency-workers",

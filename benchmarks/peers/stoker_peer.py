@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 import stoker
 from benchmarks.peers import jobs
 from benchmarks.peers.adapter import Adapter, storage_url
+from stoker.server.options import default_workers
 
 if TYPE_CHECKING:
     from benchmarks.peers.systems import System
 
-PROCESSES, THREADS = 2, 4
+PROCESSES = 2
+THREADS = default_workers()  # stoker's default, as in benchmarks/run.py
 
 
 def url_of(storage: str) -> str:
@@ -30,9 +32,9 @@ class Peer(Adapter):
 
     def config(self) -> str:
         return (
-            f"`stoker server --processes {PROCESSES} --workers {THREADS}` (2 processes x 4 "
-            "threads, as in benchmarks/run.py: the best of a thread sweep for no-op jobs; "
-            "stoker's default is 10 threads); full state history kept; default options"
+            f"`stoker server --processes {PROCESSES} --workers {THREADS}` ({PROCESSES} processes "
+            f"x {THREADS} threads: stoker's default thread count, as in benchmarks/run.py); "
+            "full state history kept; default options"
         )
 
     def worker_commands(self) -> list[list[str]]:

@@ -131,3 +131,38 @@ def test_a_request_that_failed_alone_raises_for_its_caller_only() -> None:
     with pytest.raises(ValueError, match="bad -1"):
         combiner.submit(-1)
     assert combiner.submit(6) == 6
+
+
+@pytest.mark.parametrize("in_flight", [1, 2, 3])
+def test_every_caller_gets_its_own_result_under_contention(in_flight: int) -> None:
+    active = [0]
+    peak = [0]
+    lock = threading.Lock()
+
+    def run(batch: Any) -> list[int]:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.0005)
+        with lock:
+            active[0] -= 1
+        return [n * 2 for n in batch]
+
+    combiner: Combiner[int, int] = Combiner(run, max_batch=5, max_in_flight=in_flight)
+    wrong: list[tuple[int, int]] = []
+
+    def caller(base: int) -> None:
+        for n in range(base, base + 150):
+            got = combiner.submit(n)
+            if got != n * 2:
+                wrong.append((n, got))
+
+    threads = [threading.Thread(target=caller, args=(k * 1000,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not wrong
+    assert 1 <= peak[0] <= in_flight
+    assert combiner._in_flight == 0
+    assert not combiner._waiting

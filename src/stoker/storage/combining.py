@@ -45,23 +45,27 @@ class Combiner(Generic[R, T]):
         run_batch: Callable[[Sequence[R]], Sequence[T | BaseException]],
         max_batch: int = 64,
         gather_seconds: float = 0.0,
+        max_in_flight: int = 1,
     ) -> None:
         self._run_batch = run_batch
         self._max_batch = max(1, max_batch)
         self._gather = gather_seconds
+        self._max_in_flight = max(1, max_in_flight)
         self._lock = threading.Condition()
-        self._waiting: list[_Slot[R, T]] = []
-        self._busy = False  # a batch is being gathered or run (one at a time)
+        self._waiting: list[_Slot[R, T]] = []  # callers blocked on their gate, oldest first
+        self._in_flight = 0  # batches being gathered or run
         self._last_size = 0
         self._last_end = float("-inf")
 
     def submit(self, request: R) -> T:
         slot: _Slot[R, T] = _Slot(request)
         with self._lock:
-            self._waiting.append(slot)
-            self._lock.notify()
-            leads = not self._busy
-            self._busy = True
+            leads = self._in_flight < self._max_in_flight
+            if leads:
+                self._in_flight += 1
+            else:
+                self._waiting.append(slot)
+                self._lock.notify_all()  # a gathering leader counts the waiters
         if not leads:
             slot.gate.acquire()  # until a result, or the lead, is handed over
             if not slot.lead:
@@ -70,11 +74,13 @@ class Combiner(Generic[R, T]):
         return self._outcome(slot)
 
     def _lead(self, own: _Slot[R, T]) -> None:
-        """Run the waiting requests as one batch, then pass the lead on (or give it up)."""
+        """Run `own` and the waiting requests as one batch, then pass the lead on (or give it
+        up). A leader's own slot is never in the waiting list, so no other leader can take it."""
         with self._lock:
             self._gather_callers()
-            batch = self._waiting[: self._max_batch]
-            del self._waiting[: self._max_batch]
+            taken = self._waiting[: self._max_batch - 1]
+            del self._waiting[: self._max_batch - 1]
+        batch = [own, *taken]
         try:
             results = self._run_batch([slot.request for slot in batch])
             if len(results) != len(batch):
@@ -88,12 +94,9 @@ class Combiner(Generic[R, T]):
             for slot in batch:
                 slot.error = exc
         finally:
-            with self._lock:
-                self._last_size, self._last_end = len(batch), time.monotonic()
-            self._pass_lead()
-            for slot in batch:
-                if slot is not own:  # the others are blocked on their gate
-                    slot.gate.release()
+            self._pass_lead(len(batch))
+            for slot in taken:  # blocked on their gate until now
+                slot.gate.release()
 
     def _gather_callers(self) -> None:
         """Wait (briefly) for the members of the last batch to come back.
@@ -104,20 +107,19 @@ class Combiner(Generic[R, T]):
         twice the statements for the same work. A caller arriving long after the last batch
         (an idle server) does not wait at all."""
         deadline = self._last_end + self._gather
-        while len(self._waiting) < min(self._last_size, self._max_batch):
+        while len(self._waiting) + 1 < min(self._last_size, self._max_batch):
             left = deadline - time.monotonic()
             if left <= 0:
                 return
             self._lock.wait(left)
 
-    def _pass_lead(self) -> None:
+    def _pass_lead(self, batch_size: int) -> None:
         with self._lock:
+            self._last_size, self._last_end = batch_size, time.monotonic()
             if not self._waiting:
-                self._busy = False
+                self._in_flight -= 1
                 return
-            successor = self._waiting[0]
-        # The successor is still blocked on its gate (it cannot be in this batch: the batch
-        # was taken out of the list before it ran).
+            successor = self._waiting.pop(0)
         successor.lead = True
         successor.gate.release()
 

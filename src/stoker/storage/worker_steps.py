@@ -37,6 +37,8 @@ class CombinedSteps(ABC):
     # How long a batch may wait for the members of the previous batch to come back (see
     # Combiner): measured with no-op jobs, it turns batches alternating 1, N-1 into batches
     # of N. An idle server never waits (its last batch ended long ago).
+    # Measured (benchmarks/README.md): 2 ms beat 0 and 1 ms, and one batch in flight per
+    # server beat two (two in flight split the workers into smaller batches).
     gather_seconds = 0.002
 
     _combiners: dict[tuple[tuple[str, ...], str], Combiner[Step, StepResult]]
