@@ -354,3 +354,41 @@ def test_count_shards_of_ended_connections_are_folded_without_changing_counts(
     assert {k: v for k, v in first.count_by_state().items() if v} == expected
     assert first.queue_lengths() == {"default": 3, "mail": 2}
     first.close()
+
+
+# --- bulk create -------------------------------------------------------------------------
+
+
+def _bulk(arguments: list[str], **shared: object) -> list[NewJob]:
+    """Jobs as `enqueue_many` builds them: one state record and one params mapping shared."""
+    state = StateRecord("Enqueued", T0, "bulk", {"queue": "default"})
+    params = {"owner": "ops"}
+    fields: dict[str, object] = {
+        "function": "app.tasks:work", "kwargs": "{}", "queue": "default", "state": state,
+        "created_at": T0, "params": params, **shared,
+    }  # fmt: skip
+    return [NewJob(args=args, **fields) for args in arguments]  # type: ignore[arg-type]
+
+
+def _stored(storage: PostgresStorage, job_id: str) -> tuple[object, ...]:
+    found = storage.job_details(job_id)
+    assert found is not None
+    job = found.job
+    return (job.function, job.args, job.kwargs, job.queue, job.params, job.created_at,
+            job.state, job.expire_at, found.history)  # fmt: skip
+
+
+@pytest.mark.parametrize("uniform", [True, False], ids=["same-but-arguments", "mixed"])
+def test_a_bulk_create_stores_what_single_creates_store(
+    storage: PostgresStorage, uniform: bool
+) -> None:
+    jobs = _bulk([f"[{n}]" for n in range(50)])
+    if not uniform:  # one job on another queue: every column travels as an array
+        jobs[7] = NewJob(**{**jobs[7].__dict__, "queue": "mail"})
+    bulk_ids = storage.create_jobs(jobs)
+    single_ids = [storage.create_jobs([job])[0] for job in jobs]
+    assert len(bulk_ids) == len(set(bulk_ids)) == 50
+    for bulk_id, single_id in zip(bulk_ids, single_ids, strict=True):
+        assert _stored(storage, bulk_id) == _stored(storage, single_id)
+    assert storage.count_jobs("Enqueued") == 100
+    assert storage.queue_lengths() == ({"default": 100} if uniform else {"default": 98, "mail": 2})

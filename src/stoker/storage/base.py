@@ -56,6 +56,22 @@ class NewJob:
     deleted_expire_at: datetime | None = None
 
 
+def same_but_arguments(job: NewJob, previous: NewJob) -> bool:
+    """True if `job` differs from `previous` in its arguments at most. Jobs of one bulk enqueue
+    share their state record and params mapping, so this is cheap (identity first)."""
+    return (
+        job.state is previous.state
+        and job.params is previous.params
+        and job.function == previous.function
+        and job.queue == previous.queue
+        and job.created_at == previous.created_at
+        and job.run_at == previous.run_at
+        and job.parent_id == previous.parent_id
+        and job.on_states == previous.on_states
+        and job.deleted_expire_at == previous.deleted_expire_at
+    )
+
+
 @dataclass(frozen=True)
 class CounterIncrement:
     """Add `by` to counter `key`; a counter with `expire_at` disappears after that time."""

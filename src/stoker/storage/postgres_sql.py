@@ -73,6 +73,22 @@ WITH src AS (
 ),
 {create_tail}"""
 
+# Many jobs that differ only in their arguments (the usual `enqueue_many`): every other column
+# is one scalar parameter, so only two arrays travel and are dumped by the client.
+CREATE_JOBS_UNIFORM = """
+WITH src AS (
+    SELECT nextval({job_seq}) AS id, nextval({state_seq}) AS sid,
+        %(function)s::text AS function, u.args, u.kwargs, %(queue)s::text AS queue,
+        %(params)s::jsonb AS params, %(created_at)s::timestamptz AS created_at,
+        %(state)s::text AS state, %(reason)s::text AS reason, %(data)s::json AS data,
+        %(state_at)s::timestamptz AS state_at, %(run_at)s::timestamptz AS run_at,
+        %(expire_at)s::timestamptz AS expire_at, %(parent_id)s::bigint AS parent_id,
+        %(on_states)s::text AS on_states,
+        %(deleted_expire_at)s::timestamptz AS deleted_expire_at, u.ord
+    FROM unnest(%(args)b::text[], %(kwargs)b::text[]) WITH ORDINALITY AS u (args, kwargs, ord)
+),
+{create_tail}"""
+
 # One job (the common enqueue): scalar parameters, which psycopg adapts much faster than arrays.
 CREATE_JOB = """
 WITH src AS (
@@ -273,6 +289,7 @@ SELECT id, (SELECT count(*) FROM notified) FROM updated
 WRITE_QUERIES: dict[str, str] = {
     "create_jobs": CREATE_JOBS,
     "create_job": CREATE_JOB,
+    "create_jobs_uniform": CREATE_JOBS_UNIFORM,
     "fetch_next": FETCH_NEXT,
     "change_state": CHANGE_STATE,
     "change_state_release": CHANGE_STATE_RELEASE,

@@ -17,6 +17,7 @@ from stoker.storage.base import (
     ServerRecord,
     StateChange,
     StateRecord,
+    same_but_arguments,
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -105,7 +106,7 @@ def new_job_args(jobs: Sequence[NewJob]) -> list[str]:
     state_args: list[str] = []
     param_flat: list[str] = []
     for job in jobs:
-        if previous is not None and _same_but_arguments(job, previous):
+        if previous is not None and same_but_arguments(job, previous):
             args += [SAME_AS_PREVIOUS, job.args, job.kwargs]
             continue
         if previous is None or job.state is not previous.state:
@@ -120,20 +121,6 @@ def new_job_args(jobs: Sequence[NewJob]) -> list[str]:
         args += param_flat
         previous = job
     return args
-
-
-def _same_but_arguments(job: NewJob, previous: NewJob) -> bool:
-    return (
-        job.state is previous.state
-        and job.params is previous.params
-        and job.function == previous.function
-        and job.queue == previous.queue
-        and job.created_at == previous.created_at
-        and job.run_at == previous.run_at
-        and job.parent_id == previous.parent_id
-        and job.on_states == previous.on_states
-        and job.deleted_expire_at == previous.deleted_expire_at
-    )
 
 
 def change_args(change: StateChange, token: str) -> list[str]:
