@@ -39,7 +39,7 @@ class CombinedSteps(ABC):
     # of N. An idle server never waits (its last batch ended long ago).
     # Measured (benchmarks/README.md): 2 ms beat 0 and 1 ms, and one batch in flight per
     # server beat two (two in flight split the workers into smaller batches).
-    gather_seconds = float(__import__("os").environ.get("GATHER", "0.002"))
+    gather_seconds = 0.002
 
     _combiners: dict[tuple[tuple[str, ...], str], Combiner[Step, StepResult]]
     _combiners_lock: threading.Lock
