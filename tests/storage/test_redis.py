@@ -314,3 +314,40 @@ def test_the_module_never_scans_the_keyspace() -> None:
 def _lua_files() -> list[str]:
     folder = resources.files("stoker.storage.redis_lua")
     return [entry.name for entry in folder.iterdir() if entry.name.endswith(".lua")]
+
+
+# --- batched steps -------------------------------------------------------------------------
+
+
+def test_a_step_that_fails_in_a_batch_fails_alone(
+    storage: RedisStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stoker.states import Succeeded
+    from stoker.storage import redis_batch
+    from stoker.storage.worker_steps import Step
+
+    storage.create_jobs([new_job(args=f"[{n}]") for n in range(4)])
+    first, second = (storage.fetch_next(["default"], "srv", f"w{n}", T0) for n in (1, 2))
+    assert first is not None
+    assert second is not None
+    real_change_args = redis_batch.change_args
+
+    def broken_for_the_first(change: StateChange, token: str) -> list[str]:
+        args = real_change_args(change, token)
+        return args[:-3] if change.job_id == first.id else args  # a counter triple cut short
+
+    monkeypatch.setattr(redis_batch, "change_args", broken_for_the_first)
+    done = Succeeded(result=None, latency_ms=0, duration_ms=0).to_record(T0)
+    counter = (CounterIncrement("stats:succeeded"),)
+    steps = [
+        Step(worker, T0, StateChange(job.id, done, ("Processing",), job.state_id, counters=counter))
+        for worker, job in (("w1", first), ("w2", second))
+    ]
+    steps.append(Step("w3", T0))
+    results = storage._run_steps(("default",), "srv", steps)
+    assert isinstance(results[0], redis.ResponseError)
+    assert results[1][0] is True  # type: ignore[index]
+    assert results[1][1] is not None  # type: ignore[index]
+    assert results[2][1] is not None  # type: ignore[index]  # every claim reached its worker
+    assert storage.job_states([second.id])[second.id][0] == "Succeeded"
+    assert storage.count_jobs("Processing") >= 2  # w3's claim, and w2's next job

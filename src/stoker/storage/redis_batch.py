@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
-from redis.exceptions import NoScriptError
 
 from stoker.storage.base import FetchedJob, StateChange, StateRecord
 from stoker.storage.redis_codec import change_args, from_us, parse_params, state_entry, to_us
@@ -38,43 +37,47 @@ class RedisBatchedSteps(CombinedSteps):
         args = [self._p, *change_args(change, self._token())]
         return bool(self._s.change_state(keys=self._keys, args=args))
 
-    def _step_call(
+    def _step_args(
         self, queues: tuple[str, ...], server_id: str, step: Step
-    ) -> tuple[Any, list[str]]:
-        """The script and its arguments (after the prefix) for one step."""
-        # Both halves carry the same retry tokens as change_state and fetch_next, so a resend
-        # after a lost reply answers with the first result instead of claiming a second job.
-        entry = state_entry(
-            StateRecord(
-                "Processing", step.now, None, {"server_id": server_id, "worker_id": step.worker_id}
-            )
-        )
+    ) -> tuple[list[str], list[str]]:
+        """change_state.lua's arguments (none for a claim alone) and fetch_next.lua's, after
+        the prefix. Both carry the same retry tokens as change_state and fetch_next, so a
+        resend after a lost reply answers with the first result instead of claiming twice."""
+        data = {"server_id": server_id, "worker_id": step.worker_id}
+        entry = state_entry(StateRecord("Processing", step.now, None, data))
         fetching = [server_id, step.worker_id, to_us(step.now), self._token(), entry, *queues]
-        if step.change is None:
-            return self._s.fetch_next, fetching
-        changing = change_args(step.change, self._token())
-        return self._s.finish_fetch, [str(len(changing)), *changing, *fetching]
+        changing = [] if step.change is None else change_args(step.change, self._token())
+        return changing, fetching
 
     def _run_steps(
         self, queues: tuple[str, ...], server_id: str, steps: Sequence[Step]
     ) -> list[StepResult | BaseException]:
-        calls = [self._step_call(queues, server_id, step) for step in steps]
-        if len(calls) == 1:
-            script, args = calls[0]
-            return [_step_result(steps[0], script(keys=self._keys, args=[self._p, *args]))]
-        # EVALSHA by hand: a pipeline given Script objects first asks SCRIPT EXISTS, a second
-        # round trip per batch. A script missing after a Redis restart fails with NOSCRIPT
-        # without running; that step alone is sent again through its Script, which loads it.
-        pipe = self._r.pipeline(transaction=False)
-        for script, args in calls:
-            pipe.evalsha(script.sha, len(self._keys), *self._keys, self._p, *args)
-        replies = pipe.execute(raise_on_error=False)
-        results: list[StepResult | BaseException] = []
-        for step, (script, args), reply in zip(steps, calls, replies, strict=True):
-            if isinstance(reply, NoScriptError):
-                reply = script(keys=self._keys, args=[self._p, *args])
-            results.append(reply if isinstance(reply, BaseException) else _step_result(step, reply))
-        return results
+        parts = [self._step_args(queues, server_id, step) for step in steps]
+        if len(parts) == 1:
+            (changing, fetching), step = parts[0], steps[0]
+            if step.change is None:
+                reply = self._s.fetch_next(keys=self._keys, args=[self._p, *fetching])
+            else:
+                args = [self._p, str(len(changing)), *changing, *fetching]
+                reply = self._s.finish_fetch(keys=self._keys, args=args)
+            return [_step_result(step, reply)]
+        # One script for the whole batch (steps.lua): one command to pack, send and parse,
+        # and one script call for Redis, instead of one EVALSHA per step.
+        args = [self._p, str(len(parts))]
+        for changing, fetching in parts:
+            args += [str(len(changing)), *changing, str(len(fetching)), *fetching]
+        replies = self._s.steps(keys=self._keys, args=args)
+        return [_batch_reply(step, reply) for step, reply in zip(steps, replies, strict=True)]
+
+
+def _batch_reply(step: Step, reply: list[Any]) -> StepResult | BaseException:
+    """One step's reply from steps.lua as _step_result reads finish_fetch/fetch_next's."""
+    if reply[0] == "err":
+        return redis.ResponseError(str(reply[1]))
+    rest = reply[1:]
+    if step.change is None:
+        return _step_result(step, rest or None)
+    return _step_result(step, rest)
 
 
 def _step_result(step: Step, reply: Any) -> StepResult:

@@ -18,6 +18,7 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "fetch_next": ("common", "fetch_next_fn", "fetch_next"),
     "change_state": ("common", "change_state_fn", "change_state"),
     "finish_fetch": ("common", "change_state_fn", "fetch_next_fn", "finish_fetch"),
+    "steps": ("common", "change_state_fn", "fetch_next_fn", "steps"),
     "enqueue_due": ("common", "enqueue_due"),
     "requeue_orphaned": ("common", "requeue_orphaned"),
     "remove_dead_servers": ("common", "remove_dead_servers"),
@@ -48,6 +49,7 @@ class Scripts:
     fetch_next: Script
     change_state: Script
     finish_fetch: Script
+    steps: Script
     enqueue_due: Script
     requeue_orphaned: Script
     remove_dead_servers: Script
