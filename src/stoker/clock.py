@@ -23,6 +23,8 @@ class SystemClock:
 
 def ensure_aware_utc(value: datetime, what: str = "datetime") -> datetime:
     """Return `value` in UTC; reject naive datetimes, whose meaning is ambiguous."""
+    if value.tzinfo is UTC:
+        return value  # the common case (every clock here), on the hot path of every change
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(
             f"{what} must be timezone-aware (got naive {value.isoformat()}); "

@@ -56,6 +56,7 @@ class Combiner(Generic[R, T]):
         self._in_flight = 0  # batches being gathered or run
         self._last_size = 0
         self._last_end = float("-inf")
+        self._gathering = 0  # leaders waiting in _gather_callers
 
     def submit(self, request: R) -> T:
         slot: _Slot[R, T] = _Slot(request)
@@ -65,7 +66,8 @@ class Combiner(Generic[R, T]):
                 self._in_flight += 1
             else:
                 self._waiting.append(slot)
-                self._lock.notify_all()  # a gathering leader counts the waiters
+                if self._gathering:
+                    self._lock.notify_all()  # a gathering leader counts the waiters
         if not leads:
             slot.gate.acquire()  # until a result, or the lead, is handed over
             if not slot.lead:
@@ -111,7 +113,11 @@ class Combiner(Generic[R, T]):
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            self._lock.wait(left)
+            self._gathering += 1
+            try:
+                self._lock.wait(left)
+            finally:
+                self._gathering -= 1
 
     def _pass_lead(self, batch_size: int) -> None:
         with self._lock:
