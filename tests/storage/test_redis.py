@@ -351,3 +351,24 @@ def test_a_step_that_fails_in_a_batch_fails_alone(
     assert results[2][1] is not None  # type: ignore[index]  # every claim reached its worker
     assert storage.job_states([second.id])[second.id][0] == "Succeeded"
     assert storage.count_jobs("Processing") >= 2  # w3's claim, and w2's next job
+
+
+def test_the_processing_entry_shortcut_encodes_exactly_like_state_entry() -> None:
+    from stoker.storage.redis_batch import _processing_entry
+    from stoker.storage.redis_codec import state_entry, to_us
+
+    for server, worker in [("srv-1", "worker-3"), ('we"ird\\', "wö\u2028")]:
+        data = {"server_id": server, "worker_id": worker}
+        expected = state_entry(StateRecord("Processing", T0, None, data))
+        assert _processing_entry(server, worker, to_us(T0)) == expected
+
+
+def test_steps_reload_their_scripts_after_a_script_flush(storage: RedisStorage) -> None:
+    from stoker.storage.worker_steps import Step
+
+    storage.create_jobs([new_job(args=f"[{n}]") for n in range(3)])
+    storage._r.script_flush()  # what a Redis restart does to loaded scripts
+    assert storage.fetch_next(["default"], "srv", "w1", T0) is not None
+    storage._r.script_flush()
+    results = storage._run_steps(("default",), "srv", [Step("w2", T0), Step("w3", T0)])
+    assert all(job is not None for _, job in results)  # type: ignore[misc]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 from typing import Any
 
 import redis
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
-from stoker.storage.base import FetchedJob, StateChange, StateRecord
-from stoker.storage.redis_codec import change_args, from_us, parse_params, state_entry, to_us
+from stoker.storage.base import FetchedJob, StateChange
+from stoker.storage.redis_codec import change_args, dumps, from_us, parse_params, to_us
 from stoker.storage.redis_scripts import Scripts
 from stoker.storage.worker_steps import CombinedSteps, Step, StepResult
 
@@ -17,10 +20,9 @@ from stoker.storage.worker_steps import CombinedSteps, Step, StepResult
 class RedisBatchedSteps(CombinedSteps):
     """Batched worker steps on Redis (see CombinedSteps).
 
-    Each step is still its own atomic script (fetch_next.lua or finish_fetch.lua, with its
-    retry token); a batch sends the scripts of every waiting worker in one pipeline, so N
-    workers cost one round trip (one write, one read) instead of N. Redis runs the scripts
-    one after another, exactly as if they had arrived one by one."""
+    A step alone is one fetch_next.lua or finish_fetch.lua call; a batch is one steps.lua call
+    that runs each step as those scripts would, one after another, so N workers cost one
+    round trip and one script call instead of N. Every step keeps its retry tokens."""
 
     _r: redis.Redis
     _p: str
@@ -43,9 +45,9 @@ class RedisBatchedSteps(CombinedSteps):
         """change_state.lua's arguments (none for a claim alone) and fetch_next.lua's, after
         the prefix. Both carry the same retry tokens as change_state and fetch_next, so a
         resend after a lost reply answers with the first result instead of claiming twice."""
-        data = {"server_id": server_id, "worker_id": step.worker_id}
-        entry = state_entry(StateRecord("Processing", step.now, None, data))
-        fetching = [server_id, step.worker_id, to_us(step.now), self._token(), entry, *queues]
+        now = to_us(step.now)
+        entry = _processing_entry(server_id, step.worker_id, now)
+        fetching = [server_id, step.worker_id, now, self._token(), entry, *queues]
         changing = [] if step.change is None else change_args(step.change, self._token())
         return changing, fetching
 
@@ -56,18 +58,38 @@ class RedisBatchedSteps(CombinedSteps):
         if len(parts) == 1:
             (changing, fetching), step = parts[0], steps[0]
             if step.change is None:
-                reply = self._s.fetch_next(keys=self._keys, args=[self._p, *fetching])
+                reply = self._call(self._s.fetch_next, [self._p, *fetching])
             else:
                 args = [self._p, str(len(changing)), *changing, *fetching]
-                reply = self._s.finish_fetch(keys=self._keys, args=args)
+                reply = self._call(self._s.finish_fetch, args)
             return [_step_result(step, reply)]
         # One script for the whole batch (steps.lua): one command to pack, send and parse,
         # and one script call for Redis, instead of one EVALSHA per step.
         args = [self._p, str(len(parts))]
         for changing, fetching in parts:
             args += [str(len(changing)), *changing, str(len(fetching)), *fetching]
-        replies = self._s.steps(keys=self._keys, args=args)
+        replies = self._call(self._s.steps, args)
         return [_batch_reply(step, reply) for step, reply in zip(steps, replies, strict=True)]
+
+    def _call(self, script: Script, args: list[str]) -> Any:
+        """EVALSHA the script; after a Redis restart (NOSCRIPT, nothing ran) through the Script,
+        which loads it. Calling the Script every time costs a type check per call on the
+        hottest path there is."""
+        try:
+            return self._r.evalsha(script.sha, len(self._keys), *self._keys, *args)
+        except NoScriptError:
+            return script(keys=self._keys, args=args)
+
+
+@functools.lru_cache(maxsize=1024)
+def _processing_data(server_id: str, worker_id: str) -> str:
+    return dumps({"server_id": server_id, "worker_id": worker_id})
+
+
+def _processing_entry(server_id: str, worker_id: str, now_us: str) -> str:
+    """state_entry() of a worker's Processing state, with the per-worker part encoded once."""
+    data = _processing_data(server_id, worker_id)
+    return f'{{"n":"Processing","t":{dumps(now_us)},"r":null,"d":{data}}}'
 
 
 def _batch_reply(step: Step, reply: list[Any]) -> StepResult | BaseException:
