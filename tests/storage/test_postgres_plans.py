@@ -13,7 +13,10 @@ from typing import Any
 import psycopg
 
 from stoker.storage import open_storage
+from stoker.storage.base import CounterIncrement, StateChange, StateRecord
 from stoker.storage.postgres import PostgresStorage
+from stoker.storage.postgres_batch import change_states_params
+from stoker.storage.postgres_params import claim_params
 
 NOW = datetime(2036, 1, 20, tzinfo=UTC)
 JOBS = 300_000
@@ -45,12 +48,30 @@ SELECT setval('job_id_seq', %(jobs)s + 1), setval('job_state_id_seq', %(jobs)s +
 ANALYZE;
 """
 
+
+def _outcomes(count: int) -> list[tuple[StateChange, int]]:
+    """Succeeded outcomes of `count` Processing jobs (ids 98, 198, ...), as workers send them."""
+    done = StateRecord("Succeeded", NOW, None, {"result": None})
+    return [
+        (
+            StateChange(
+                str(n), done, ("Processing",), n, counters=(CounterIncrement("stats:succeeded"),),
+                release_continuations=True,
+            ),
+            n,
+        )
+        for n in range(98, 98 + 100 * count, 100)
+    ]  # fmt: skip
+
+
 # (statement, parameters) of every hot query and every Monitor query that pages or counts.
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
-    "fetch_next": (
-        "fetch_next",
-        {"queues": "mail,default", "server_id": "s", "worker_id": "w", "now": NOW},
+    "fetch_next": ("fetch_many", claim_params(["mail", "default"], "s", ["w"], [NOW])),
+    "fetch for 8 workers": (
+        "fetch_many",
+        claim_params(["mail", "default"], "s", [f"w{n}" for n in range(8)], [NOW] * 8),
     ),
+    "finish 8 jobs": ("change_states", change_states_params(_outcomes(8))),
     "enqueue_due_scheduled": ("enqueue_due", {"now": NOW, "limit": 100, "reason": "due"}),
     "delete_expired": ("delete_expired", {"now": NOW, "limit": 100}),
     "requeue_orphaned_jobs": ("requeue_orphans", {"now": NOW, "limit": 100, "reason": "%s"}),

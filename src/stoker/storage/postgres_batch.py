@@ -12,8 +12,8 @@ from stoker.storage.postgres_params import (
     CONTINUATION_MET,
     CONTINUATION_NOT_MET,
     change_params,
+    claim_params,
     dumps,
-    fetch_params,
     fetched_job,
 )
 from stoker.storage.worker_steps import CombinedSteps, Step, StepResult
@@ -94,13 +94,8 @@ class BatchedSteps(CombinedSteps, PostgresBase):
         self, queues: tuple[str, ...], server_id: str, steps: Sequence[Step]
     ) -> list[StepResult]:
         changes = [(s.change, int(s.change.job_id)) for s in steps if s.change is not None]
-        claim = {
-            "queues": ",".join(queues),
-            "server_id": server_id,
-            "n": len(steps),
-            "worker_ids": [step.worker_id for step in steps],
-            "nows": [step.now for step in steps],
-        }
+        workers, nows = [step.worker_id for step in steps], [step.now for step in steps]
+        claim = claim_params(queues, server_id, workers, nows)
         change_args = change_states_params(changes) if changes else None
 
         def body(conn: Conn) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -132,9 +127,9 @@ class BatchedSteps(CombinedSteps, PostgresBase):
     def _fetch_one(
         self, queues: Sequence[str], server_id: str, worker_id: str, now: datetime
     ) -> FetchedJob | None:
-        params = fetch_params(queues, server_id, worker_id, now)
+        params = claim_params(queues, server_id, [worker_id], [now])
         row = self._db.run(
-            lambda conn: conn.execute(self._q["fetch_next"], params).fetchone(),
+            lambda conn: conn.execute(self._q["fetch_many"], params).fetchone(),
             idempotent=False,
         )
         return fetched_job(row)
@@ -149,7 +144,7 @@ class BatchedSteps(CombinedSteps, PostgresBase):
     ) -> StepResult:
         one_change = change_params(change, job_id)
         name = "change_state_release" if change.release_continuations else "change_state"
-        claim = fetch_params(queues, server_id, step.worker_id, step.now)
+        claim = claim_params(queues, server_id, [step.worker_id], [step.now])
 
         def body(conn: Conn) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
             # Pipelined: both statements go out together followed by ONE Sync, sent when the
@@ -160,7 +155,7 @@ class BatchedSteps(CombinedSteps, PostgresBase):
             # change locked, so the two cannot deadlock each other.
             with conn.pipeline():
                 changed = conn.execute(self._q[name], one_change)
-                claimed = conn.execute(self._q["fetch_next"], claim)
+                claimed = conn.execute(self._q["fetch_many"], claim)
             return changed.fetchone(), claimed.fetchone()
 
         changed, claimed = self._db.run(body, idempotent=False)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-# Each statement is the many-row twin of one in postgres_sql (CHANGE_STATE_RELEASE, FETCH_NEXT)
-# and must write exactly what running those once per job would write. The rows travel as one
-# array per column, in binary, turned back into rows by unnest().
+# CHANGE_STATES is the many-row twin of CHANGE_STATE_RELEASE (postgres_sql) and must write
+# exactly what running that once per job would write; FETCH_MANY is also the one-job fetch.
+# The rows travel as one array per column, in binary, turned back into rows by unnest().
 
 # Every change is compare-and-set on its own: a change whose job moved meanwhile drops out of
 # `cur` and writes nothing, the others apply. Rows are locked in id order, parents before their
@@ -99,9 +99,12 @@ JOIN before ON before.id = u.id
 JOIN ch ON ch.id = u.id
 """
 
-# Up to n jobs for n workers, in the order FETCH_NEXT would hand them out one by one: queues in
-# the server's order (the nested loop runs the LATERAL subquery once per queue, in array order,
-# and stops as soon as n rows came out), oldest first within a queue. Claim k goes to worker k.
+# Up to n jobs for n workers (n = 1: a worker's plain fetch), in the order one-by-one fetches
+# would hand them out: queues in the server's order (the nested loop runs the LATERAL subquery
+# once per queue, in array order, and stops as soon as n rows came out, so no more than n rows
+# are ever locked), oldest first within a queue. Claim k goes to worker k. SKIP LOCKED lets
+# concurrent servers pass each other instead of queueing on the same rows. Queue names cannot
+# contain commas (validate_queue_name), so they travel as one text parameter.
 FETCH_MANY = """
 WITH picked AS (
     SELECT p.id, p.queue, p.state_at, row_number() OVER () AS rn

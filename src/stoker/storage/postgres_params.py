@@ -55,10 +55,17 @@ def change_params(change: StateChange, job_id: int) -> dict[str, Any]:
     }
 
 
-def fetch_params(
-    queues: Sequence[str], server_id: str, worker_id: str, now: datetime
+def claim_params(
+    queues: Sequence[str], server_id: str, worker_ids: list[str], nows: list[datetime]
 ) -> dict[str, Any]:
-    return {"queues": ",".join(queues), "server_id": server_id, "worker_id": worker_id, "now": now}
+    """Parameters of FETCH_MANY: one job for each worker (one worker: a plain fetch)."""
+    return {
+        "queues": ",".join(queues),
+        "server_id": server_id,
+        "n": len(worker_ids),
+        "worker_ids": worker_ids,
+        "nows": nows,
+    }
 
 
 def fetched_job(row: tuple[Any, ...] | None) -> FetchedJob | None:

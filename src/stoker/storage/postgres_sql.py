@@ -105,51 +105,6 @@ WITH src AS (
 ),
 {create_tail}"""
 
-# The LATERAL subquery runs once per queue in array order and stops at the first queue that
-# yields a row (nested loop + LIMIT 1), so only one row is ever locked. SKIP LOCKED lets
-# concurrent workers pass each other instead of queueing on the same row. Queue names cannot
-# contain commas (validate_queue_name), so they travel as one text parameter.
-FETCH_NEXT = """
-WITH picked AS (
-    SELECT j.id, j.queue, j.state_at
-    FROM unnest(string_to_array(%(queues)s::text, ',')) AS q (name)
-    CROSS JOIN LATERAL (
-        SELECT id, queue, state_at FROM {s}.job
-        WHERE state = 'Enqueued' AND queue = q.name
-        ORDER BY state_at, state_id
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED
-    ) AS j
-    LIMIT 1
-),
-history AS (
-    INSERT INTO {s}.job_state (job_id, name, reason, data, created_at)
-    SELECT id, 'Processing', NULL,
-        json_build_object('server_id', %(server_id)s::text, 'worker_id', %(worker_id)s::text),
-        %(now)s
-    FROM picked
-    RETURNING id, job_id
-),
-updated AS (
-    UPDATE {s}.job AS j
-    SET state = 'Processing', state_id = history.id, state_at = %(now)s,
-        server_id = %(server_id)s, run_at = NULL, expire_at = NULL
-    FROM history WHERE j.id = history.job_id
-    RETURNING j.id, j.queue, j.params, j.created_at, j.state_id
-),
-moved AS (
-    SELECT 'Enqueued'::text AS old_state, queue AS old_queue, 'Processing'::text AS new_state,
-        queue AS new_queue
-    FROM updated
-),
-{counts}
-SELECT u.id, p.function, p.args, p.kwargs, u.queue, u.params, u.created_at, picked.state_at,
-    u.state_id
-FROM updated AS u
-JOIN picked ON picked.id = u.id
-JOIN {s}.job_payload AS p ON p.job_id = u.id
-"""
-
 # Compare-and-set on the current state (and fencing token); FOR UPDATE re-checks the
 # condition against the latest committed row if another transaction changed it meanwhile.
 # Expected states come as one comma-separated text and counters as one JSON array: adapting
@@ -292,7 +247,6 @@ WRITE_QUERIES: dict[str, str] = {
     "create_jobs": CREATE_JOBS,
     "create_job": CREATE_JOB,
     "create_jobs_uniform": CREATE_JOBS_UNIFORM,
-    "fetch_next": FETCH_NEXT,
     "change_state": CHANGE_STATE,
     "change_state_release": CHANGE_STATE_RELEASE,
     "release_children": RELEASE_CHILDREN,
