@@ -33,8 +33,8 @@ DEFAULT_SCHEMA = "stoker"
 _SCHEMA_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
 
 _OTHER_QUERIES: dict[str, str] = {
-    # An UPDATE, not FOR SHARE: the new row version tells a concurrent CHANGE_STATE_RELEASE of
-    # the parent that a child appeared after its snapshot (see postgres_sql).
+    # An UPDATE, not FOR SHARE: the new row version tells a concurrent CHANGE_STATES of the
+    # parent that a child appeared after its snapshot (see postgres_batch_sql).
     "lock_parents": """
         UPDATE {s}.job AS j SET children = j.children + c.n
         FROM unnest(%(ids)s::bigint[], %(counts)s::integer[]) AS c (id, n)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from stoker.storage.base import FINAL_STATES, FetchedJob, StateChange
+from stoker.storage.base import FINAL_STATES, StateChange
 from stoker.storage.postgres_db import Conn, PostgresBase, parse_job_id
 from stoker.storage.postgres_params import (
     CONTINUATION_MET,
     CONTINUATION_NOT_MET,
-    change_params,
     claim_params,
     dumps,
     fetched_job,
+    release_params,
 )
 from stoker.storage.worker_steps import CombinedSteps, Step, StepResult
 
@@ -78,17 +77,30 @@ class BatchedSteps(CombinedSteps, PostgresBase):
         self, queues: tuple[str, ...], server_id: str, steps: Sequence[Step]
     ) -> list[StepResult]:
         job_ids = [_job_number(step) for step in steps if step.change is not None]
-        if len(steps) == 1 or None in job_ids or len(set(job_ids)) != len(job_ids):
-            # Alone, or (never from a worker) a foreign id or two outcomes for one job.
-            return [self._run_step(queues, server_id, step) for step in steps]
+        if None in job_ids or len(set(job_ids)) != len(job_ids):
+            # (Never from a worker) a foreign id, or two outcomes for one job in one batch.
+            return [self._run_alone(queues, server_id, step) for step in steps]
         return self._run_batch(queues, server_id, steps)
 
-    def _run_step(self, queues: tuple[str, ...], server_id: str, step: Step) -> StepResult:
-        job_id = _job_number(step)
-        if step.change is None or job_id is None:
-            applied = step.change is not None and self.change_state(step.change)
-            return applied, self._fetch_one(queues, server_id, step.worker_id, step.now)
-        return self._finish_and_fetch_one(step.change, job_id, queues, server_id, step)
+    def _run_alone(self, queues: tuple[str, ...], server_id: str, step: Step) -> StepResult:
+        """A step that cannot share a batch: its change on its own, then its claim."""
+        applied = step.change is not None and self.change_state(step.change)
+        (_, fetched) = self._run_batch(queues, server_id, [Step(step.worker_id, step.now)])[0]
+        return applied, fetched
+
+    def change_state(self, change: StateChange) -> bool:
+        job_id = parse_job_id(change.job_id)
+        if job_id is None:
+            return False
+        changes = [(change, job_id)]
+        params = change_states_params(changes)
+        row = self._db.run(
+            lambda conn: conn.execute(self._q["change_states"], params).fetchone(),
+            idempotent=False,
+        )
+        if row is not None and row[2]:
+            self._release_late_children(job_id, changes)
+        return row is not None
 
     def _run_batch(
         self, queues: tuple[str, ...], server_id: str, steps: Sequence[Step]
@@ -99,8 +111,12 @@ class BatchedSteps(CombinedSteps, PostgresBase):
         change_args = change_states_params(changes) if changes else None
 
         def body(conn: Conn) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-            # One Sync for both statements: one implicit transaction, one round trip (see
-            # _finish_and_fetch_one); results are read after the pipeline block.
+            # Pipelined: both statements go out together followed by ONE Sync, sent when the
+            # block ends, so they run in one implicit transaction (an error in the changes
+            # skips the claims) and cost one round trip. Results are read only after the
+            # block: a fetch inside it would ask the server for them with a Flush first, a
+            # second round trip. The claims' SKIP LOCKED never waits on the rows the changes
+            # locked, so the two cannot deadlock each other.
             with conn.pipeline():
                 changed = conn.execute(self._q["change_states"], change_args) if changes else None
                 claimed = conn.execute(self._q["fetch_many"], claim)
@@ -121,48 +137,8 @@ class BatchedSteps(CombinedSteps, PostgresBase):
         self, job_id: int, changes: Sequence[tuple[StateChange, int]]
     ) -> None:
         change = next(change for change, number in changes if number == job_id)
-        params = {**change_params(change, job_id), "parent_id": job_id}
+        params = release_params(change, job_id)
         self._db.run(lambda conn: conn.execute(self._q["release_children"], params))
-
-    def _fetch_one(
-        self, queues: Sequence[str], server_id: str, worker_id: str, now: datetime
-    ) -> FetchedJob | None:
-        params = claim_params(queues, server_id, [worker_id], [now])
-        row = self._db.run(
-            lambda conn: conn.execute(self._q["fetch_many"], params).fetchone(),
-            idempotent=False,
-        )
-        return fetched_job(row)
-
-    def _finish_and_fetch_one(
-        self,
-        change: StateChange,
-        job_id: int,
-        queues: Sequence[str],
-        server_id: str,
-        step: Step,
-    ) -> StepResult:
-        one_change = change_params(change, job_id)
-        name = "change_state_release" if change.release_continuations else "change_state"
-        claim = claim_params(queues, server_id, [step.worker_id], [step.now])
-
-        def body(conn: Conn) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
-            # Pipelined: both statements go out together followed by ONE Sync, sent when the
-            # block ends, so they run in one implicit transaction (an error in the change
-            # skips the claim) and cost one round trip. Results are read only after the block:
-            # a fetchone() inside it would ask the server for them with a Flush first, which
-            # is a second round trip. The claim's SKIP LOCKED never waits on the row the
-            # change locked, so the two cannot deadlock each other.
-            with conn.pipeline():
-                changed = conn.execute(self._q[name], one_change)
-                claimed = conn.execute(self._q["fetch_many"], claim)
-            return changed.fetchone(), claimed.fetchone()
-
-        changed, claimed = self._db.run(body, idempotent=False)
-        if changed is not None and change.release_continuations and changed[2]:
-            # A child was created while this change waited for the parent's row lock.
-            self._execute("release_children", {**one_change, "parent_id": job_id})
-        return changed is not None, fetched_job(claimed)
 
 
 def _job_number(step: Step) -> int | None:

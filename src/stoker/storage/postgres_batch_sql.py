@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-# CHANGE_STATES is the many-row twin of CHANGE_STATE_RELEASE (postgres_sql) and must write
-# exactly what running that once per job would write; FETCH_MANY is also the one-job fetch.
-# The rows travel as one array per column, in binary, turned back into rows by unnest().
+# Every state change (one job, or a batch of workers' outcomes) is CHANGE_STATES and every
+# claim (one worker, or a batch) is FETCH_MANY: one statement each, whatever the count. The
+# rows travel as one array per column, in binary, turned back into rows by unnest().
 
-# Every change is compare-and-set on its own: a change whose job moved meanwhile drops out of
-# `cur` and writes nothing, the others apply. Rows are locked in id order, parents before their
-# children, as every other multi-row statement does, so two batches cannot deadlock each other.
+# Every change is compare-and-set on its own (expected states, fencing state id): a change
+# whose job moved meanwhile drops out of `cur` and writes nothing, the others apply. FOR UPDATE
+# re-checks the condition against the latest committed row if another transaction changed it
+# meanwhile. Rows are locked in id order, parents before their children, as every other
+# multi-row statement does, so two batches cannot deadlock each other.
+#
+# A change with `release` also resolves the job's Awaiting children. The kids are found in the
+# statement's snapshot, which misses a child committed after the snapshot was taken but before
+# the parent row was locked (create_jobs holds the parent locked while it inserts the child).
+# Creating a child bumps the parent's `children` column, so comparing the snapshot's value
+# (`before`) with the locked row's (`cur`) detects exactly that case; the caller then runs
+# RELEASE_CHILDREN, whose fresh snapshot sees the child.
 CHANGE_STATES = """
 WITH ch AS (
     SELECT * FROM unnest(

@@ -11,7 +11,6 @@ from stoker.storage.base import (
     FINAL_STATES,
     LogLine,
     NewJob,
-    StateChange,
     StateRecord,
     same_but_arguments,
 )
@@ -20,7 +19,6 @@ from stoker.storage.postgres_db import Conn, parse_job_id
 from stoker.storage.postgres_params import (
     CONTINUATION_MET,
     CONTINUATION_NOT_MET,
-    change_params,
     dumps,
 )
 
@@ -137,28 +135,6 @@ class JobWrites(BatchedSteps):
 
     def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
         self._listener.wait(queues, timeout)
-
-    def change_state(self, change: StateChange) -> bool:
-        job_id = parse_job_id(change.job_id)
-        if job_id is None:
-            return False
-        params = change_params(change, job_id)
-        if not change.release_continuations:
-            row = self._db.run(
-                lambda conn: conn.execute(self._q["change_state"], params).fetchone(),
-                idempotent=False,
-            )
-            return row is not None
-        row = self._db.run(
-            lambda conn: conn.execute(self._q["change_state_release"], params).fetchone(),
-            idempotent=False,
-        )
-        if row is None:
-            return False
-        if row[2]:
-            # A child was created while this change waited for the parent's row lock.
-            self._execute("release_children", {**params, "parent_id": job_id})
-        return True
 
     def set_progress(self, job_id: str, progress: float) -> None:
         num = parse_job_id(job_id)

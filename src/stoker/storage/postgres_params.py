@@ -16,42 +16,17 @@ CONTINUATION_NOT_MET = "continuation condition not met"
 dumps = partial(json.dumps, separators=(",", ":"))
 
 
-def counters_json(change: StateChange) -> str:
-    """The counter increments as a JSON array for json_to_recordset, one element per key:
-    ON CONFLICT cannot update the same row twice in one statement."""
-    merged: dict[str, tuple[int, datetime | None]] = {}
-    for inc in change.counters:
-        total, _ = merged.get(inc.key, (0, None))
-        merged[inc.key] = (total + inc.by, inc.expire_at)
-    return dumps(
-        [
-            {"k": key, "b": by, "e": expire.isoformat() if expire is not None else None}
-            for key, (by, expire) in merged.items()
-        ]
-    )
-
-
-def change_params(change: StateChange, job_id: int) -> dict[str, Any]:
-    """Parameters of CHANGE_STATE / CHANGE_STATE_RELEASE for one StateChange."""
+def release_params(change: StateChange, job_id: int) -> dict[str, Any]:
+    """Parameters of RELEASE_CHILDREN for the children of job `job_id` after `change`."""
     state = change.state
     return {
-        "id": job_id,
-        "expected": ",".join(change.expected_states) if change.expected_states else None,
-        "state_id": change.expected_state_id,
+        "parent_id": job_id,
         "name": state.name,
-        "reason": state.reason,
-        "data": dumps(dict(state.data)),
         "at": state.created_at,
-        "queue": change.queue,
-        "run_at": change.run_at if state.name == "Scheduled" else None,
-        "expire_at": change.expire_at,
-        "server_id": state.data.get("server_id") if state.name == "Processing" else None,
-        "params": dumps(dict(change.params)),
         "final": state.name in FINAL_STATES,
         "enqueued_reason": CONTINUATION_MET % (change.job_id, state.name),
         "deleted_reason": CONTINUATION_NOT_MET,
         "deleted_expire_at": change.deleted_children_expire_at,
-        "counters": counters_json(change),
     }
 
 

@@ -105,104 +105,9 @@ WITH src AS (
 ),
 {create_tail}"""
 
-# Compare-and-set on the current state (and fencing token); FOR UPDATE re-checks the
-# condition against the latest committed row if another transaction changed it meanwhile.
-# Expected states come as one comma-separated text and counters as one JSON array: adapting
-# a text parameter costs psycopg a fraction of what an array parameter does, on every change.
-_CHANGE_HEAD = """
-cur AS (
-    SELECT id, state, queue, children FROM {s}.job
-    WHERE id = %(id)s
-        AND (%(expected)s::text IS NULL OR state = ANY(string_to_array(%(expected)s::text, ',')))
-        AND (%(state_id)s::bigint IS NULL OR state_id = %(state_id)s::bigint)
-    FOR UPDATE
-),
-history AS (
-    INSERT INTO {s}.job_state (job_id, name, reason, data, created_at)
-    SELECT id, %(name)s, %(reason)s, %(data)s::json, %(at)s FROM cur
-    RETURNING id, job_id
-),
-updated AS (
-    UPDATE {s}.job AS j
-    SET state = %(name)s, state_id = history.id, state_at = %(at)s,
-        queue = coalesce(%(queue)s, j.queue), run_at = %(run_at)s, expire_at = %(expire_at)s,
-        server_id = %(server_id)s, params = j.params || %(params)s::jsonb
-    FROM history WHERE j.id = history.job_id
-    RETURNING j.id, j.queue
-),
-bumped AS (
-    INSERT INTO {s}.counter AS c (key, shard, value, expire_at)
-    SELECT k, pg_backend_pid(), b, e
-    FROM json_to_recordset(%(counters)s::json) AS x (k text, b bigint, e timestamptz)
-    WHERE EXISTS (SELECT FROM updated)
-    ON CONFLICT (key, shard) DO UPDATE SET value = c.value + excluded.value,
-        expire_at = excluded.expire_at
-),"""
-
-CHANGE_STATE = """
-WITH {change_head}
-moved AS (
-    SELECT cur.state AS old_state, cur.queue AS old_queue, %(name)s::text AS new_state,
-        u.queue AS new_queue
-    FROM updated AS u JOIN cur ON cur.id = u.id
-),
-{counts}
-SELECT id, (SELECT count(*) FROM notified), false FROM updated
-"""
-
-# The change plus the resolution of the job's Awaiting children, in one statement. The kids
-# are found in the statement's snapshot, which misses a child committed after the snapshot
-# was taken but before the parent row was locked (create_jobs holds the parent locked while
-# it inserts the child). Creating a child bumps the parent's `children` column, so comparing
-# the snapshot's value (`before`) with the locked row's (`cur`) detects exactly that case;
-# the caller then runs RELEASE_CHILDREN, whose fresh snapshot sees the child.
-CHANGE_STATE_RELEASE = """
-WITH before AS (SELECT children FROM {s}.job WHERE id = %(id)s),
-{change_head}
-kids AS (
-    SELECT k.id, k.queue,
-        CASE WHEN %(name)s = ANY(k.on_states) THEN 'Enqueued' ELSE 'Deleted' END AS new_state
-    FROM {s}.job AS k
-    WHERE k.parent_id = %(id)s AND k.state = 'Awaiting'
-        AND (%(name)s = ANY(k.on_states) OR %(final)s::boolean)
-        AND EXISTS (SELECT FROM cur)
-    ORDER BY k.id
-    FOR UPDATE
-),
-kid_history AS (
-    INSERT INTO {s}.job_state (job_id, name, reason, data, created_at)
-    SELECT id, new_state,
-        CASE WHEN new_state = 'Enqueued' THEN %(enqueued_reason)s ELSE %(deleted_reason)s END,
-        CASE WHEN new_state = 'Enqueued' THEN json_build_object('queue', queue)
-             ELSE json_build_object() END,
-        %(at)s
-    FROM kids
-    ORDER BY id
-    RETURNING id, job_id, name
-),
-kid_updated AS (
-    UPDATE {s}.job AS j
-    SET state = h.name, state_id = h.id, state_at = %(at)s,
-        expire_at = CASE WHEN h.name = 'Deleted'
-            THEN coalesce(%(deleted_expire_at)s, j.deleted_expire_at) END
-    FROM kid_history AS h WHERE j.id = h.job_id
-    RETURNING j.id, j.queue, j.state
-),
-moved AS (
-    SELECT cur.state AS old_state, cur.queue AS old_queue, %(name)s::text AS new_state,
-        u.queue AS new_queue
-    FROM updated AS u JOIN cur ON cur.id = u.id
-    UNION ALL
-    SELECT 'Awaiting', queue, state, queue FROM kid_updated
-),
-{counts}
-SELECT u.id, (SELECT count(*) FROM notified),
-    cur.children IS DISTINCT FROM (SELECT children FROM before)
-FROM updated AS u JOIN cur ON cur.id = u.id
-"""
-
 # Resolution of the Awaiting children of a parent that is already in its new state (committed):
-# the rare follow-up of CHANGE_STATE_RELEASE when a child appeared during its lock wait.
+# the rare follow-up of CHANGE_STATES (postgres_batch_sql) when a child appeared during its
+# lock wait.
 RELEASE_CHILDREN = """
 WITH kids AS (
     SELECT id, queue, deleted_expire_at,
@@ -247,8 +152,6 @@ WRITE_QUERIES: dict[str, str] = {
     "create_jobs": CREATE_JOBS,
     "create_job": CREATE_JOB,
     "create_jobs_uniform": CREATE_JOBS_UNIFORM,
-    "change_state": CHANGE_STATE,
-    "change_state_release": CHANGE_STATE_RELEASE,
     "release_children": RELEASE_CHILDREN,
 }
 
@@ -271,7 +174,6 @@ def render(
         **base,
         "counts": counts,
         "create_tail": sql.SQL(_CREATE_TAIL).format(s=base["s"], counts=counts),
-        "change_head": sql.SQL(_CHANGE_HEAD).format(s=base["s"]),
         "job_seq": sql.Literal(f"{quoted}.job_id_seq"),
         "state_seq": sql.Literal(f"{quoted}.job_state_id_seq"),
         **{name: sql.SQL(text).format(**base) for name, text in (fragments or {}).items()},
