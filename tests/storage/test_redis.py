@@ -363,11 +363,14 @@ def test_the_processing_entry_shortcut_encodes_exactly_like_state_entry() -> Non
         assert _processing_entry(server, worker, to_us(T0)) == expected
 
 
-def test_steps_reload_their_scripts_after_a_script_flush(storage: RedisStorage) -> None:
+def test_scripts_are_reloaded_after_a_script_flush(storage: RedisStorage) -> None:
     from stoker.storage.worker_steps import Step
 
-    storage.create_jobs([new_job(args=f"[{n}]") for n in range(3)])
     storage._r.script_flush()  # what a Redis restart does to loaded scripts
+    storage.create_jobs([new_job(args=f"[{n}]") for n in range(4)])
+    storage._r.script_flush()
+    assert storage.heartbeat("nobody", T0) is False
+    storage._r.script_flush()
     assert storage.fetch_next(["default"], "srv", "w1", T0) is not None
     storage._r.script_flush()
     results = storage._run_steps(("default",), "srv", [Step("w2", T0), Step("w3", T0)])

@@ -65,6 +65,7 @@ from datetime import datetime
 from typing import Any
 
 import redis
+from redis.commands.core import Script
 
 from stoker.errors import JobNotFoundError
 from stoker.storage.base import (
@@ -110,8 +111,8 @@ class RedisStorage(RedisBatchedSteps, RedisMonitor):
         waiter = connect(plain_url, dict(options), retry, socket_timeout=WAIT_CHUNK + 10.0)
         return cls(client, waiter, prefix)
 
-    def _run(self, script: Any, *args: str) -> Any:
-        return script(keys=self._keys, args=[self._p, *args])
+    def _run(self, script: Script, *args: str) -> Any:
+        return self._call(script, [self._p, *args])
 
     # --- jobs -------------------------------------------------------------------------------
     def create_jobs(self, jobs: Sequence[NewJob]) -> list[str]:

@@ -37,7 +37,7 @@ class RedisBatchedSteps(CombinedSteps):
 
     def change_state(self, change: StateChange) -> bool:
         args = [self._p, *change_args(change, self._token())]
-        return bool(self._s.change_state(keys=self._keys, args=args))
+        return bool(self._call(self._s.change_state, args))
 
     def _step_args(
         self, queues: tuple[str, ...], server_id: str, step: Step
@@ -74,7 +74,7 @@ class RedisBatchedSteps(CombinedSteps):
     def _call(self, script: Script, args: list[str]) -> Any:
         """EVALSHA the script; after a Redis restart (NOSCRIPT, nothing ran) through the Script,
         which loads it. Calling the Script every time costs a type check per call on the
-        hottest path there is."""
+        hottest paths there are (every step and every enqueue)."""
         try:
             return self._r.evalsha(script.sha, len(self._keys), *self._keys, *args)
         except NoScriptError:
