@@ -15,8 +15,7 @@ import psycopg
 from stoker.storage import open_storage
 from stoker.storage.base import CounterIncrement, StateChange, StateRecord
 from stoker.storage.postgres import PostgresStorage
-from stoker.storage.postgres_batch import change_states_params
-from stoker.storage.postgres_params import claim_params
+from stoker.storage.postgres_params import change_states_params, claim_params
 
 NOW = datetime(2036, 1, 20, tzinfo=UTC)
 JOBS = 300_000

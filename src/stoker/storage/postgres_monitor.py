@@ -15,12 +15,11 @@ from stoker.storage.base import (
     JobRecord,
     LogLine,
     RecurringRecord,
-    SearchResult,
     ServerRecord,
     StateRecord,
 )
 from stoker.storage.postgres_db import PostgresBase, parse_job_id
-from stoker.storage.search import SEARCH_WINDOW, like_pattern, merge_id_match, page_of
+from stoker.storage.search import SearchedPages, like_pattern, merge_id_match, page_of
 
 COLUMN_FRAGMENTS = {
     "job_columns": """
@@ -176,7 +175,7 @@ def _json_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-class MonitorReads(PostgresBase):
+class MonitorReads(SearchedPages, PostgresBase):
     """Monitor: every query here is read-only and safe to retry."""
 
     def count_by_state(self) -> dict[str, int]:
@@ -187,7 +186,6 @@ class MonitorReads(PostgresBase):
 
     # How many of a state's newest jobs a text search reads (stoker.storage.search); tests
     # lower it on one instance.
-    search_window: int = SEARCH_WINDOW
 
     def list_jobs(
         self,
@@ -234,20 +232,6 @@ class MonitorReads(PostgresBase):
         rows = self._fetchall("jobs_by_ids", {"ids": [int(job_id) for job_id in ids]})
         found = {str(row[0]): _job_record(row) for row in rows}
         return [found[job_id] for job_id in ids if job_id in found]
-
-    def search_jobs(
-        self,
-        state: str,
-        search: str,
-        *,
-        queue: str | None = None,
-        offset: int = 0,
-        limit: int = 50,
-        newest_first: bool = True,
-    ) -> SearchResult:
-        ids = self._search_ids(state, queue, search)
-        page = self._records_by_ids(page_of(ids, offset, limit, newest_first))
-        return SearchResult(len(ids), tuple(page), self.search_window)
 
     def job_details(self, job_id: str) -> JobDetails | None:
         num = parse_job_id(job_id)

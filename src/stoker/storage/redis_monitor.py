@@ -12,7 +12,6 @@ from stoker.storage.base import (
     JobDetails,
     JobRecord,
     RecurringRecord,
-    SearchResult,
     ServerRecord,
 )
 from stoker.storage.redis_codec import (
@@ -24,21 +23,20 @@ from stoker.storage.redis_codec import (
     server_record,
 )
 from stoker.storage.redis_search import id_match, job_parts, window_matches
-from stoker.storage.search import SEARCH_WINDOW, merge_id_match, page_of
+from stoker.storage.search import SearchedPages, merge_id_match, page_of
 
 # Listings of a queue in a state other than Enqueued (no per-queue index there) walk the
 # state's index in chunks of this many jobs, so no single Redis call blocks the server for long.
 SCAN_CHUNK = 500
 
 
-class RedisMonitor:
+class RedisMonitor(SearchedPages):
     """Monitor queries; every count and page reads a per-state (or per-queue) sorted set."""
 
     _r: redis.Redis
     _p: str
     # How many of a state's newest jobs a text search reads (stoker.storage.search); tests
     # lower it on one instance.
-    search_window: int = SEARCH_WINDOW
 
     def count_by_state(self) -> dict[str, int]:
         pipe = self._r.pipeline(transaction=False)
@@ -60,7 +58,7 @@ class RedisMonitor:
         if limit == 0:
             return []
         if search:
-            return self._records(
+            return self._records_by_ids(
                 page_of(self._search_ids(state, queue, search), offset, limit, newest_first)
             )
         if self._filtered(state, queue):
@@ -69,9 +67,9 @@ class RedisMonitor:
                 ids.append(job_id)
                 if len(ids) >= offset + limit:
                     break
-            return self._records(ids[offset:])
+            return self._records_by_ids(ids[offset:])
         members = self._range(self._index(state, queue), offset, offset + limit - 1, newest_first)
-        return self._records([member_id(m) for m in members])
+        return self._records_by_ids([member_id(m) for m in members])
 
     def count_jobs(self, state: str, *, queue: str | None = None, search: str | None = None) -> int:
         if search:
@@ -79,20 +77,6 @@ class RedisMonitor:
         if self._filtered(state, queue):
             return sum(1 for _ in self._matching_ids(state, queue, True))
         return int(self._r.zcard(self._index(state, queue)))
-
-    def search_jobs(
-        self,
-        state: str,
-        search: str,
-        *,
-        queue: str | None = None,
-        offset: int = 0,
-        limit: int = 50,
-        newest_first: bool = True,
-    ) -> SearchResult:
-        ids = self._search_ids(state, queue, search)
-        page = self._records(page_of(ids, offset, limit, newest_first))
-        return SearchResult(len(ids), tuple(page), self.search_window)
 
     def job_details(self, job_id: str) -> JobDetails | None:
         key = f"{self._p}:job:{job_id}"
@@ -197,7 +181,7 @@ class RedisMonitor:
                 if job_queue is not None and job_queue == queue:
                     yield member_id(m)
 
-    def _records(self, ids: Sequence[str]) -> list[JobRecord]:
+    def _records_by_ids(self, ids: Sequence[str]) -> list[JobRecord]:
         records = []
         for job_id, (fields, current, params) in zip(
             ids, job_parts(self._r, self._p, ids), strict=True

@@ -12,8 +12,11 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
+
+from stoker.storage.base import JobRecord, SearchResult
 
 # How many of a state's newest jobs a text search looks at (each storage's `search_window`).
 SEARCH_WINDOW = 10_000
@@ -50,3 +53,32 @@ def page_of(ids: Sequence[str], offset: int, limit: int, newest_first: bool) -> 
     """One page of matches listed newest first, in the requested order."""
     ordered = list(ids) if newest_first else list(reversed(ids))
     return ordered[max(0, offset) : max(0, offset) + max(0, limit)]
+
+
+class SearchedPages(ABC):
+    """`Monitor.search_jobs` for every storage: one evaluation of the search gives both the
+    page and the number of matches. A storage supplies the two lookups."""
+
+    search_window: int = SEARCH_WINDOW
+
+    @abstractmethod
+    def _search_ids(self, state: str, queue: str | None, search: str) -> list[str]:
+        """Ids of the matches, newest first (see the module docstring)."""
+
+    @abstractmethod
+    def _records_by_ids(self, ids: Sequence[str]) -> list[JobRecord]:
+        """The records of these jobs, in this order (ids no longer stored are left out)."""
+
+    def search_jobs(
+        self,
+        state: str,
+        search: str,
+        *,
+        queue: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        newest_first: bool = True,
+    ) -> SearchResult:
+        ids = self._search_ids(state, queue, search)
+        page = self._records_by_ids(page_of(ids, offset, limit, newest_first))
+        return SearchResult(len(ids), tuple(page), self.search_window)

@@ -15,12 +15,11 @@ from stoker.storage.base import (
     JobRecord,
     LogLine,
     RecurringRecord,
-    SearchResult,
     ServerRecord,
     StateRecord,
 )
 from stoker.storage.search import (
-    SEARCH_WINDOW,
+    SearchedPages,
     ascii_lower,
     merge_id_match,
     page_of,
@@ -132,7 +131,7 @@ def _filter(state: str, queue: str | None) -> tuple[str, list[Any]]:
     return ("state", [state]) if queue is None else ("state_queue", [state, queue])
 
 
-class MonitorReads:
+class MonitorReads(SearchedPages):
     """Monitor: read-only, lock-free in WAL (readers never wait for writers)."""
 
     _db: Database
@@ -151,7 +150,6 @@ class MonitorReads:
 
     # How many of a state's newest jobs a text search reads (stoker.storage.search); tests
     # lower it on one instance.
-    search_window: int = SEARCH_WINDOW
 
     def list_jobs(
         self,
@@ -231,20 +229,6 @@ class MonitorReads:
                 "SELECT n FROM state_count WHERE state = ? AND queue = ?", (state, queue)
             )
         return int(row[0]) if row and row[0] is not None else 0
-
-    def search_jobs(
-        self,
-        state: str,
-        search: str,
-        *,
-        queue: str | None = None,
-        offset: int = 0,
-        limit: int = 50,
-        newest_first: bool = True,
-    ) -> SearchResult:
-        ids = self._search_ids(state, queue, search)
-        page = self._records_by_ids(page_of(ids, offset, limit, newest_first))
-        return SearchResult(len(ids), tuple(page), self.search_window)
 
     def job_details(self, job_id: str) -> JobDetails | None:
         num = parse_job_id(job_id)
