@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("stoker.worker")
 MAX_TRACEBACK = 20_000
+LOST_CLAIM_REASON = "Claimed, but the reply was lost with the connection; requeued"
 
 
 class Worker(threading.Thread):
@@ -40,11 +41,15 @@ class Worker(threading.Thread):
         self.worker_id = f"worker-{number}"
         self._functions: dict[str, Callable[..., Any]] = {}
         self._fetch_request = FetchRequest(server.options.queues, server.id, self.worker_id)
+        # A fetch raised: it may have claimed a job whose reply never came (see below).
+        self._claim_in_doubt = False
 
     def run(self) -> None:
         server = self.server
         backoff = Backoff()
         while not server.stopping.is_set():
+            if self._claim_in_doubt and not self._recover_lost_claims(backoff):
+                continue
             error: Exception | None = None
             with server.isolation.shared():
                 try:
@@ -53,6 +58,7 @@ class Worker(threading.Thread):
                     )
                 except Exception as exc:
                     fetched, error = None, exc
+                    self._claim_in_doubt = True
                 if fetched is not None:
                     server.outage.succeeded()
                     backoff.reset()
@@ -67,6 +73,35 @@ class Worker(threading.Thread):
             except Exception as exc:
                 server.outage.failed("fetching jobs", exc)
                 server.stopping.wait(backoff.next_delay())
+        # Stopping: one last try, so that a peer need not requeue the job as a crash.
+        if self._claim_in_doubt and not server.killed.is_set():
+            self._recover_lost_claims(Backoff())
+
+    def _recover_lost_claims(self, backoff: Backoff) -> bool:
+        """Requeue the jobs the storage says this worker claimed; True once that is known.
+
+        A fetch that raised may still have committed (the connection dropped after the commit,
+        taking the reply with it). Its job sits in Processing under this live server, so no
+        watchdog would ever requeue it. The worker holds no job here, so every claim the storage
+        lists under its id is such a lost one. Requeued, not run: the history shows what
+        happened, and the fenced change does nothing if the job moved on meanwhile."""
+        server = self.server
+        try:
+            for claim in server.storage.claimed_jobs(server.id, self.worker_id):
+                requeued = server.app.state_machine.change(
+                    claim.job_id,
+                    Enqueued(queue=claim.queue, reason=LOST_CLAIM_REASON),
+                    expected_states=("Processing",),
+                    expected_state_id=claim.state_id,
+                )
+                if requeued:
+                    log.warning("Requeued job %s: its claim's reply was lost", claim.job_id)
+        except Exception as exc:
+            server.outage.failed("recovering a lost claim", exc)
+            server.stopping.wait(backoff.next_delay())
+            return False
+        self._claim_in_doubt = False
+        return True
 
     def _run_chain(self, fetched: FetchedJob) -> None:
         """Run jobs one after another while finishing each one claims the next. A job in hand
@@ -180,8 +215,10 @@ class Worker(threading.Thread):
                 return next_job
             except Exception as error:
                 # Retried below as a plain change: if the failed call did apply, the state id
-                # no longer matches and the retry writes nothing (never a second outcome).
+                # no longer matches and the retry writes nothing (never a second outcome). The
+                # next job it may have claimed is recovered by run() before it fetches again.
                 server.outage.failed(f"finishing job {fetched.id}", error)
+                self._claim_in_doubt = True
         self._store_outcome(fetched, state, exc)
         return None
 

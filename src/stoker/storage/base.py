@@ -119,6 +119,15 @@ class FetchedJob:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A job in Processing and who claimed it: enough to move it on, fenced by `state_id`."""
+
+    job_id: str
+    queue: str
+    state_id: int  # fencing token of the Processing state
+
+
+@dataclass(frozen=True)
 class JobRecord:
     """A job as the monitor lists it."""
 
@@ -393,6 +402,14 @@ class Storage(Monitor, Protocol):
     def requeue_orphaned_jobs(self, now: datetime, limit: int) -> list[str]:
         """Move Processing jobs whose server is no longer registered back to Enqueued (history
         says why and increments the job's `crashes` parameter); return their ids."""
+        ...
+
+    def claimed_jobs(self, server_id: str, worker_id: str) -> list[Claim]:
+        """The jobs in Processing that `worker_id` of `server_id` claimed, oldest id first.
+
+        A worker holds one job at a time, so a worker holding none that finds a claim here
+        lost the reply of a fetch that did commit (the connection dropped after the commit):
+        nobody will run that job, and its live server keeps the watchdog away from it."""
         ...
 
     # --- locks --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 
 from stoker.errors import StorageURLError
 from stoker.storage import redact_url
-from stoker.storage.base import NewJob, RecurringRecord, ServerRecord
+from stoker.storage.base import Claim, NewJob, RecurringRecord, ServerRecord
 from stoker.storage.postgres_batch_sql import BATCH_QUERIES
 from stoker.storage.postgres_db import Conn, Database
 from stoker.storage.postgres_jobs import JobWrites
@@ -44,6 +44,13 @@ _OTHER_QUERIES: dict[str, str] = {
     "append_log": """
         INSERT INTO {s}.job_log (job_id, created_at, message)
         VALUES (%(id)s, %(at)s, %(message)s)""",
+    # job_processing (server_id WHERE state = 'Processing') finds the server's few jobs.
+    "claimed_jobs": """
+        SELECT j.id, j.queue, j.state_id FROM {s}.job AS j
+        JOIN {s}.job_state AS h ON h.id = j.state_id
+        WHERE j.state = 'Processing' AND j.server_id = %(server)s
+            AND h.data ->> 'worker_id' = %(worker)s
+        ORDER BY j.id""",
     "try_fold_lock": "SELECT pg_try_advisory_xact_lock(%(lock_class)s, hashtext(%(key)s))",
     "save_recurring": """
         INSERT INTO {s}.recurring (id, cron, timezone, function, args, kwargs, queue, params,
@@ -256,6 +263,10 @@ class PostgresStorage(JobWrites, MonitorReads):
     def remove_dead_servers(self, heartbeat_before: datetime) -> list[str]:
         rows = self._fetchall("remove_dead_servers", {"before": heartbeat_before})
         return sorted(row[0] for row in rows)
+
+    def claimed_jobs(self, server_id: str, worker_id: str) -> list[Claim]:
+        rows = self._fetchall("claimed_jobs", {"server": server_id, "worker": worker_id})
+        return [Claim(str(row[0]), row[1], int(row[2])) for row in rows]
 
     # --- locks --------------------------------------------------------------------------------
     def acquire_lock(self, name: str, owner: str, ttl: float, now: datetime) -> bool:

@@ -58,6 +58,7 @@ clock, so an old worker can never finish a new job that reuses its id. Run Redis
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import threading
 from collections.abc import Sequence
@@ -69,6 +70,7 @@ from redis.commands.core import Script
 
 from stoker.errors import JobNotFoundError
 from stoker.storage.base import (
+    Claim,
     LogLine,
     NewJob,
     RecurringRecord,
@@ -213,6 +215,23 @@ class RedisStorage(RedisBatchedSteps, RedisMonitor):
         if limit <= 0:
             return []
         return list(self._run(self._s.requeue_orphaned, to_us(now), str(limit)))
+
+    def claimed_jobs(self, server_id: str, worker_id: str) -> list[Claim]:
+        ids = sorted(texts(self._r.smembers(f"{self._p}:processing:{server_id}")), key=int)
+        # MULTI: each job's fields and its newest history entry (who claimed it) agree.
+        pipe = self._r.pipeline(transaction=True)
+        for job_id in ids:
+            pipe.hmget(f"{self._p}:job:{job_id}", "s", "srv", "q", "i")
+            pipe.lindex(f"{self._p}:job:{job_id}:history", -1)
+        replies = pipe.execute() if ids else []
+        claims = []
+        for job_id, (state, server, queue, state_id), newest in zip(
+            ids, replies[::2], replies[1::2], strict=True
+        ):
+            claimer = json.loads(newest).get("d", {}).get("worker_id") if newest else None
+            if state == "Processing" and server == server_id and claimer == worker_id:
+                claims.append(Claim(job_id, queue, int(state_id)))
+        return claims
 
     # --- locks --------------------------------------------------------------------------------
     def acquire_lock(self, name: str, owner: str, ttl: float, now: datetime) -> bool:

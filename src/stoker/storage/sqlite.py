@@ -59,7 +59,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from stoker.storage.base import NewJob, RecurringRecord, ServerRecord
+from stoker.storage.base import Claim, NewJob, RecurringRecord, ServerRecord
 from stoker.storage.sqlite_codec import dumps, dumps_mapping, to_us, to_us_or_none
 from stoker.storage.sqlite_connection import Database, StorageBusyError, StorageClosedError
 from stoker.storage.sqlite_jobs import JobWrites, insert_jobs
@@ -193,6 +193,16 @@ class SQLiteStorage(JobWrites, MonitorReads):
             ).fetchall()
         )
         return sorted(row[0] for row in rows)
+
+    def claimed_jobs(self, server_id: str, worker_id: str) -> list[Claim]:
+        rows = self._db.read(
+            lambda conn: conn.execute(
+                "SELECT id, queue, state_id FROM job WHERE state = 'Processing' "
+                "AND server_id = ? AND json_extract(data, '$.worker_id') = ? ORDER BY id",
+                (server_id, worker_id),
+            ).fetchall()
+        )
+        return [Claim(str(row[0]), row[1], int(row[2])) for row in rows]
 
     # --- locks --------------------------------------------------------------------------------
     def acquire_lock(self, name: str, owner: str, ttl: float, now: datetime) -> bool:

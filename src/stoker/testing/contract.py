@@ -8,7 +8,12 @@ from stoker.testing.contract_finish import FinishAndFetchContract
 from stoker.testing.contract_jobs import CreateJobsContract, JobExtrasContract
 from stoker.testing.contract_monitor import ListJobsContract, QueueLengthsContract
 from stoker.testing.contract_recurring import FireRecurringContract, RecurringContract
-from stoker.testing.contract_servers import LocksContract, OrphanedJobsContract, ServersContract
+from stoker.testing.contract_servers import (
+    ClaimedJobsContract,
+    LocksContract,
+    OrphanedJobsContract,
+    ServersContract,
+)
 from stoker.testing.contract_state import ChangeStateContract, CountersAndExpiryContract
 from stoker.testing.contract_support import T0, at, make_job, make_recurring, make_server
 
@@ -29,6 +34,7 @@ class StorageContract(
     FireRecurringContract,
     ServersContract,
     OrphanedJobsContract,
+    ClaimedJobsContract,
     LocksContract,
     QueueLengthsContract,
     ListJobsContract,

@@ -1,15 +1,17 @@
-"""Contract tests for servers, requeueing the jobs of dead servers, and named locks."""
+"""Contract tests for servers, requeueing the jobs of dead servers, claims, and named locks."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from stoker.storage.base import Storage
+from stoker.states import Succeeded
+from stoker.storage.base import Claim, Storage
 from stoker.testing.clock import FakeClock
 from stoker.testing.contract_support import (
     ContractSupport,
     assert_same,
     at,
+    change,
     create,
     details,
     history_names,
@@ -108,6 +110,36 @@ class OrphanedJobsContract(ContractSupport):
         assert len(storage.requeue_orphaned_jobs(at(10), 2)) == 2
         assert len(storage.requeue_orphaned_jobs(at(10), 2)) == 1
         assert storage.count_by_state()["Enqueued"] == 3
+
+
+class ClaimedJobsContract(ContractSupport):
+    """`claimed_jobs`: a worker finds the claims it holds, to recover one whose reply was lost."""
+
+    def test_a_workers_processing_jobs_are_listed_with_their_state_ids(
+        self, storage: Storage
+    ) -> None:
+        ids = [create(storage, queue, created_at=at(n)) for n, queue in enumerate("aabb")]
+        first = storage.fetch_next(["a"], "server-a", "w1", at(5))
+        other_worker = storage.fetch_next(["a"], "server-a", "w2", at(5))
+        other_server = storage.fetch_next(["b"], "server-b", "w1", at(5))
+        second = storage.fetch_next(["b"], "server-a", "w1", at(6))
+        assert first is not None
+        assert other_worker is not None
+        assert other_server is not None
+        assert second is not None
+        assert [first.id, other_worker.id, other_server.id, second.id] == ids
+        expected = [Claim(first.id, "a", first.state_id), Claim(second.id, "b", second.state_id)]
+        assert storage.claimed_jobs("server-a", "w1") == expected
+        assert storage.claimed_jobs("server-b", "w1") == [Claim(ids[2], "b", other_server.state_id)]
+        assert storage.claimed_jobs("server-c", "w1") == []
+
+    def test_a_job_that_left_processing_is_no_longer_claimed(self, storage: Storage) -> None:
+        job_id = create(storage)
+        fetched = storage.fetch_next(["default"], "server-a", "w1", at(5))
+        assert fetched is not None
+        done = change(storage, job_id, Succeeded(), at(6), expected_state_id=fetched.state_id)
+        assert done
+        assert storage.claimed_jobs("server-a", "w1") == []
 
 
 class LocksContract(ContractSupport):

@@ -1,0 +1,80 @@
+"""A claim that committed but whose reply was lost with the connection: the job still runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import stoker
+from stoker.server.worker import LOST_CLAIM_REASON
+from tests.scenarios import scenario_jobs as jobs
+from tests.scenarios.conftest import FAST, wait_for_state
+
+
+def _lose_first_reply_with_a_job(
+    monkeypatch: pytest.MonkeyPatch, storage: Any, name: str, claimed: Callable[[Any], bool]
+) -> list[Any]:
+    """Make `storage.<name>` commit as usual, then raise once instead of returning a reply
+    that holds a claimed job: what a connection dropped right after the commit looks like."""
+    real = getattr(storage, name)
+    lost: list[Any] = []
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        reply = real(*args, **kwargs)
+        if not lost and claimed(reply):
+            lost.append(reply)
+            raise ConnectionError("connection lost after the commit (simulated)")
+        return reply
+
+    monkeypatch.setattr(storage, name, call)
+    return lost
+
+
+def _history(app: stoker.App, job_id: str) -> list[tuple[str, str | None]]:
+    info = app.get_job(job_id)
+    assert info is not None
+    return [(entry.name, entry.reason) for entry in info.history]
+
+
+def test_job_whose_claim_reply_was_lost_is_requeued_and_run(
+    app: stoker.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = app.enqueue(jobs.add, 2, 3)
+    lost = _lose_first_reply_with_a_job(
+        monkeypatch, app.storage, "fetch_next", lambda reply: reply is not None
+    )
+    with app.server(workers=1, **FAST):
+        info = wait_for_state(app, job_id, "Succeeded")
+    assert [job.id for job in lost] == [job_id]
+    assert info.result == 5
+    names = [name for name, _ in _history(app, job_id)]
+    assert names == ["Enqueued", "Processing", "Enqueued", "Processing", "Succeeded"]
+    assert _history(app, job_id)[2][1] == LOST_CLAIM_REASON
+
+
+def test_next_job_claimed_by_a_finish_whose_reply_was_lost_is_run(
+    app: stoker.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = app.enqueue(jobs.add, 1, 1)
+    second = app.enqueue(jobs.add, 2, 2)
+    lost = _lose_first_reply_with_a_job(
+        monkeypatch, app.storage, "finish_and_fetch", lambda reply: reply[1] is not None
+    )
+    with app.server(workers=1, **FAST):
+        wait_for_state(app, first, "Succeeded")
+        wait_for_state(app, second, "Succeeded")
+    assert [reply[1].id for reply in lost] == [second]
+    # The first job's outcome was stored once: the retry of the finish saw it applied.
+    assert [name for name, _ in _history(app, first)] == ["Enqueued", "Processing", "Succeeded"]
+    second_history = _history(app, second)
+    assert [name for name, _ in second_history] == [
+        "Enqueued",
+        "Processing",
+        "Enqueued",
+        "Processing",
+        "Succeeded",
+    ]
+    assert second_history[2][1] == LOST_CLAIM_REASON
+    assert app.storage.count_by_state()["Processing"] == 0
