@@ -89,6 +89,7 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "search by id": ("search_id_False", {"state": "Failed", "queue": None, "search_id": 7}),
     "job_details": ("job_details", {"id": 12_345}),
     "processing_counts": ("processing_counts", {}),
+    "claimed_jobs": ("claimed_jobs", {"server": "s", "worker": "w"}),
     "count_by_state": ("count_by_state", {}),
     "queue_lengths": ("queue_lengths", {}),
     "count_jobs(Failed)": ("count_state", {"state": "Failed"}),
