@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 import stoker
-from stoker.server.worker import LOST_CLAIM_REASON
+from stoker.server import worker as worker_module
+from stoker.server.worker import LOST_CLAIM_REASON, Worker
 from tests.scenarios import scenario_jobs as jobs
 from tests.scenarios.conftest import FAST, wait_for_state
 
@@ -78,3 +81,53 @@ def test_next_job_claimed_by_a_finish_whose_reply_was_lost_is_run(
     ]
     assert second_history[2][1] == LOST_CLAIM_REASON
     assert app.storage.count_by_state()["Processing"] == 0
+
+
+def test_claim_committed_after_the_first_look_is_found_by_the_second(
+    app: stoker.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_module, "LATE_CLAIM_RECHECK", 0.6)
+    job_id = app.enqueue(jobs.add, 4, 5)
+    real = app.storage.fetch_next
+    late: list[Any] = []
+    calls = 0
+
+    def fetch_next(queues: Any, server_id: str, worker_id: str, now: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            # The statement was still running on the database when the connection broke
+            # (waiting for a lock, say): its claim commits only after the worker's first look.
+            def commit_late() -> None:
+                time.sleep(0.3)
+                late.append(real(queues, server_id, worker_id, now))
+
+            threading.Thread(target=commit_late, daemon=True).start()
+            raise ConnectionError("connection lost while the statement ran (simulated)")
+        if not late:
+            return None  # the job is locked by that statement until it commits
+        return real(queues, server_id, worker_id, now)
+
+    monkeypatch.setattr(app.storage, "fetch_next", fetch_next)
+    with app.server(workers=1, **FAST):
+        info = wait_for_state(app, job_id, "Succeeded")
+    assert late[0] is not None
+    assert late[0].id == job_id
+    assert info.result == 9
+    assert _history(app, job_id)[2] == ("Enqueued", LOST_CLAIM_REASON)
+
+
+def test_the_job_a_worker_holds_is_never_taken_for_a_lost_claim(app: stoker.App) -> None:
+    lost_id, held_id = app.enqueue(jobs.add, 1, 2), app.enqueue(jobs.add, 3, 4)
+    server = app.server(workers=1, **FAST)
+    worker = Worker(server, 1)
+    now = app.clock.now()
+    lost = app.storage.fetch_next(["default"], server.id, worker.worker_id, now)
+    held = app.storage.fetch_next(["default"], server.id, worker.worker_id, now)
+    assert lost is not None
+    assert held is not None
+    assert (lost.id, held.id) == (lost_id, held_id)
+    worker._doubt_claims()
+    assert worker._recover_lost_claims(holding=held) is True
+    assert [name for name, _ in _history(app, lost_id)] == ["Enqueued", "Processing", "Enqueued"]
+    assert [name for name, _ in _history(app, held_id)] == ["Enqueued", "Processing"]

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("stoker.worker")
 MAX_TRACEBACK = 20_000
 LOST_CLAIM_REASON = "Claimed, but the reply was lost with the connection; requeued"
+# Seconds after a failed claiming call before the worker looks for a lost claim a second time.
+LATE_CLAIM_RECHECK = 30.0
 
 
 class Worker(threading.Thread):
@@ -41,14 +43,15 @@ class Worker(threading.Thread):
         self.worker_id = f"worker-{number}"
         self._functions: dict[str, Callable[..., Any]] = {}
         self._fetch_request = FetchRequest(server.options.queues, server.id, self.worker_id)
-        # A fetch raised: it may have claimed a job whose reply never came (see below).
-        self._claim_in_doubt = False
+        # When to look for claims whose reply was lost (see _doubt_claims), soonest first.
+        self._claim_checks: list[float] = []
 
     def run(self) -> None:
         server = self.server
         backoff = Backoff()
         while not server.stopping.is_set():
-            if self._claim_in_doubt and not self._recover_lost_claims(backoff):
+            if self._claim_check_due() and not self._recover_lost_claims(holding=None):
+                server.stopping.wait(backoff.next_delay())
                 continue
             error: Exception | None = None
             with server.isolation.shared():
@@ -58,7 +61,7 @@ class Worker(threading.Thread):
                     )
                 except Exception as exc:
                     fetched, error = None, exc
-                    self._claim_in_doubt = True
+                    self._doubt_claims()
                 if fetched is not None:
                     server.outage.succeeded()
                     backoff.reset()
@@ -73,21 +76,38 @@ class Worker(threading.Thread):
             except Exception as exc:
                 server.outage.failed("fetching jobs", exc)
                 server.stopping.wait(backoff.next_delay())
-        # Stopping: one last try, so that a peer need not requeue the job as a crash.
-        if self._claim_in_doubt and not server.killed.is_set():
-            self._recover_lost_claims(Backoff())
+        # Stopping: one last look, so that a peer need not requeue a lost claim as a crash.
+        if self._claim_checks and not server.killed.is_set():
+            self._recover_lost_claims(holding=None)
 
-    def _recover_lost_claims(self, backoff: Backoff) -> bool:
-        """Requeue the jobs the storage says this worker claimed; True once that is known.
+    def _doubt_claims(self) -> None:
+        """A claiming call raised: it may have claimed a job whose reply never came. Look at
+        once, and once more later: a statement still running on the database when the
+        connection broke (waiting for a row lock, say) commits after the first look."""
+        now = time.monotonic()
+        self._claim_checks = [now, now + LATE_CLAIM_RECHECK]
 
-        A fetch that raised may still have committed (the connection dropped after the commit,
-        taking the reply with it). Its job sits in Processing under this live server, so no
-        watchdog would ever requeue it. The worker holds no job here, so every claim the storage
-        lists under its id is such a lost one. Requeued, not run: the history shows what
-        happened, and the fenced change does nothing if the job moved on meanwhile."""
+    def _claim_check_due(self) -> bool:
+        return bool(self._claim_checks) and self._claim_checks[0] <= time.monotonic()
+
+    def _recover_lost_claims(self, holding: FetchedJob | None) -> bool:
+        """Requeue the jobs the storage lists as claimed by this worker, except the one it
+        holds; True once that is done.
+
+        A claiming call that raised may still have committed (the connection dropped after
+        the commit, taking the reply with it). Its job sits in Processing under this live
+        server, so no watchdog would ever requeue it. A worker holds one job at a time, so
+        every other claim listed under its id is such a lost one. Requeued, not run: the
+        history shows what happened, and the fenced change does nothing if the job moved on
+        meanwhile."""
         server = self.server
         try:
             for claim in server.storage.claimed_jobs(server.id, self.worker_id):
+                if holding is not None and (claim.job_id, claim.state_id) == (
+                    holding.id,
+                    holding.state_id,
+                ):
+                    continue
                 requeued = server.app.state_machine.change(
                     claim.job_id,
                     Enqueued(queue=claim.queue, reason=LOST_CLAIM_REASON),
@@ -98,9 +118,8 @@ class Worker(threading.Thread):
                     log.warning("Requeued job %s: its claim's reply was lost", claim.job_id)
         except Exception as exc:
             server.outage.failed("recovering a lost claim", exc)
-            server.stopping.wait(backoff.next_delay())
             return False
-        self._claim_in_doubt = False
+        del self._claim_checks[0]
         return True
 
     def _run_chain(self, fetched: FetchedJob) -> None:
@@ -109,6 +128,8 @@ class Worker(threading.Thread):
         this server, exactly like a job fetched just before the stop."""
         next_job: FetchedJob | None = fetched
         while next_job is not None:
+            if self._claim_check_due():  # if it fails, the next chance is as good
+                self._recover_lost_claims(holding=next_job)
             next_job = self._run_fetched(next_job)
 
     def _run_fetched(self, fetched: FetchedJob) -> FetchedJob | None:
@@ -216,9 +237,9 @@ class Worker(threading.Thread):
             except Exception as error:
                 # Retried below as a plain change: if the failed call did apply, the state id
                 # no longer matches and the retry writes nothing (never a second outcome). The
-                # next job it may have claimed is recovered by run() before it fetches again.
+                # next job it may have claimed is requeued once it is found (_doubt_claims).
                 server.outage.failed(f"finishing job {fetched.id}", error)
-                self._claim_in_doubt = True
+                self._doubt_claims()
         self._store_outcome(fetched, state, exc)
         return None
 

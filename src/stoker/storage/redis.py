@@ -228,8 +228,7 @@ class RedisStorage(RedisBatchedSteps, RedisMonitor):
         for job_id, (state, server, queue, state_id), newest in zip(
             ids, replies[::2], replies[1::2], strict=True
         ):
-            claimer = json.loads(newest).get("d", {}).get("worker_id") if newest else None
-            if state == "Processing" and server == server_id and claimer == worker_id:
+            if state == "Processing" and server == server_id and _claimer(newest) == worker_id:
                 claims.append(Claim(job_id, queue, int(state_id)))
         return claims
 
@@ -249,6 +248,12 @@ class RedisStorage(RedisBatchedSteps, RedisMonitor):
 
     def __repr__(self) -> str:
         return f"RedisStorage(prefix={self._p!r})"
+
+
+def _claimer(entry: str | None) -> Any:
+    """The worker id in a Processing history entry (None if it names none)."""
+    data = json.loads(entry).get("d") if entry else None
+    return data.get("worker_id") if isinstance(data, dict) else None
 
 
 def _created(reply: list[str]) -> list[str]:

@@ -197,8 +197,10 @@ class SQLiteStorage(JobWrites, MonitorReads):
     def claimed_jobs(self, server_id: str, worker_id: str) -> list[Claim]:
         rows = self._db.read(
             lambda conn: conn.execute(
+                # `state <> 'Enqueued'` lets SQLite use the partial index job_by_state.
                 "SELECT id, queue, state_id FROM job WHERE state = 'Processing' "
-                "AND server_id = ? AND json_extract(data, '$.worker_id') = ? ORDER BY id",
+                "AND state <> 'Enqueued' AND server_id = ? "
+                "AND json_extract(data, '$.worker_id') = ? ORDER BY id",
                 (server_id, worker_id),
             ).fetchall()
         )

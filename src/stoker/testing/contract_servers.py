@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from stoker.states import Succeeded
+from stoker.states import Enqueued, Succeeded
 from stoker.storage.base import Claim, Storage
 from stoker.testing.clock import FakeClock
 from stoker.testing.contract_support import (
@@ -140,6 +140,17 @@ class ClaimedJobsContract(ContractSupport):
         done = change(storage, job_id, Succeeded(), at(6), expected_state_id=fetched.state_id)
         assert done
         assert storage.claimed_jobs("server-a", "w1") == []
+
+    def test_a_job_claimed_again_belongs_to_its_new_worker(self, storage: Storage) -> None:
+        job_id = create(storage)
+        first = storage.fetch_next(["default"], "server-a", "w1", at(5))
+        assert first is not None
+        requeued = Enqueued(queue="default")
+        assert change(storage, job_id, requeued, at(6), expected_state_id=first.state_id)
+        again = storage.fetch_next(["default"], "server-a", "w2", at(7))
+        assert again is not None
+        assert storage.claimed_jobs("server-a", "w1") == []
+        assert storage.claimed_jobs("server-a", "w2") == [Claim(job_id, "default", again.state_id)]
 
 
 class LocksContract(ContractSupport):
