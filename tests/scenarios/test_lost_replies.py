@@ -131,3 +131,34 @@ def test_the_job_a_worker_holds_is_never_taken_for_a_lost_claim(app: stoker.App)
     assert worker._recover_lost_claims(holding=held) is True
     assert [name for name, _ in _history(app, lost_id)] == ["Enqueued", "Processing", "Enqueued"]
     assert [name for name, _ in _history(app, held_id)] == ["Enqueued", "Processing"]
+
+
+@pytest.mark.parametrize("storage_url", ["postgres", "redis"], indirect=True)
+def test_every_worker_of_a_batch_whose_reply_was_lost_recovers_its_claim(
+    app: stoker.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL and Redis run concurrent workers' steps as one batch (worker_steps.py): a
+    # lost reply then fails every member, and each must find its own claim.
+    job_ids = [app.enqueue(jobs.sleep_for, 0.05) for _ in range(12)]
+    storage: Any = app.storage
+    real = storage._run_steps
+    lost: list[list[Any]] = []
+
+    def run_steps(queues: Any, server_id: str, steps: Any) -> Any:
+        results = real(queues, server_id, steps)
+        claimed = [fetched for _, fetched in results if fetched is not None]
+        if not lost and len(claimed) > 1:
+            lost.append(claimed)
+            raise ConnectionError("connection lost after the commit (simulated)")
+        return results
+
+    monkeypatch.setattr(storage, "_run_steps", run_steps)
+    with app.server(workers=4, **FAST):
+        for job_id in job_ids:
+            wait_for_state(app, job_id, "Succeeded", timeout=20)
+    assert len(lost) == 1
+    for fetched in lost[0]:
+        assert ("Enqueued", LOST_CLAIM_REASON) in _history(app, fetched.id)
+    for job_id in job_ids:
+        assert [name for name, _ in _history(app, job_id)].count("Succeeded") == 1
+    assert app.storage.count_by_state()["Processing"] == 0
