@@ -22,7 +22,7 @@ from stoker.server.outage import Backoff
 from stoker.server.runner import RunningJob, deadline_for, run_job
 from stoker.state_machine import FetchRequest
 from stoker.states import Enqueued, Failed, State, Succeeded
-from stoker.storage.base import FetchedJob
+from stoker.storage.base import Claim, FetchedJob
 
 if TYPE_CHECKING:
     from stoker.server.server import Server
@@ -103,10 +103,7 @@ class Worker(threading.Thread):
         server = self.server
         try:
             for claim in server.storage.claimed_jobs(server.id, self.worker_id):
-                if holding is not None and (claim.job_id, claim.state_id) == (
-                    holding.id,
-                    holding.state_id,
-                ):
+                if _is_held(claim, holding):
                     continue
                 requeued = server.app.state_machine.change(
                     claim.job_id,
@@ -264,6 +261,11 @@ class Worker(threading.Thread):
                 server.outage.failed(f"finishing job {fetched.id}", error)
                 if server.killed.wait(backoff.next_delay()):
                     return
+
+
+def _is_held(claim: Claim, holding: FetchedJob | None) -> bool:
+    """Whether `claim` is the job the worker holds (state ids are per job on SQLite)."""
+    return holding is not None and (claim.job_id, claim.state_id) == (holding.id, holding.state_id)
 
 
 def failed_state(exc: BaseException) -> Failed:

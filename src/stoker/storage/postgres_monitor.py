@@ -184,9 +184,6 @@ class MonitorReads(SearchedPages, PostgresBase):
             counts[state] = int(total)
         return counts
 
-    # How many of a state's newest jobs a text search reads (stoker.storage.search); tests
-    # lower it on one instance.
-
     def list_jobs(
         self,
         state: str,

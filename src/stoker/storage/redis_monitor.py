@@ -35,8 +35,6 @@ class RedisMonitor(SearchedPages):
 
     _r: redis.Redis
     _p: str
-    # How many of a state's newest jobs a text search reads (stoker.storage.search); tests
-    # lower it on one instance.
 
     def count_by_state(self) -> dict[str, int]:
         pipe = self._r.pipeline(transaction=False)

@@ -59,7 +59,7 @@ class SearchedPages(ABC):
     """`Monitor.search_jobs` for every storage: one evaluation of the search gives both the
     page and the number of matches. A storage supplies the two lookups."""
 
-    search_window: int = SEARCH_WINDOW
+    search_window: int = SEARCH_WINDOW  # tests lower it on one instance
 
     @abstractmethod
     def _search_ids(self, state: str, queue: str | None, search: str) -> list[str]:
