@@ -168,11 +168,48 @@ def _add_other_parsers(commands: Any) -> None:
     dashboard.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (local only)")
     dashboard.add_argument("--port", type=int, default=8000)
     dashboard.add_argument("--read-only", action="store_true", help="hide every action")
+    _add_dashboard_access_options(dashboard)
     dashboard.set_defaults(handler=cli_commands.dashboard)
 
     demo = commands.add_parser("demo", help="run example jobs on a server with embedded SQLite")
     demo.add_argument("--seconds", type=float, default=20.0, help="how long to run (default: 20)")
     demo.set_defaults(handler=cli_commands.demo)
+
+
+def _add_dashboard_access_options(dashboard: argparse.ArgumentParser) -> None:
+    dashboard.add_argument(
+        "--authorize",
+        metavar="PKG.MODULE:FUNCTION",
+        help="a function(request) -> bool that decides who may use the dashboard",
+    )
+    dashboard.add_argument(
+        "--basic-auth",
+        metavar="USER:PASSWORD",
+        default=os.environ.get("STOKER_DASHBOARD_BASIC_AUTH"),
+        help="require HTTP Basic credentials (default: $STOKER_DASHBOARD_BASIC_AUTH; prefer "
+        "the variable: other users of this host can read a command line)",
+    )
+    dashboard.add_argument(
+        "--secret-key",
+        default=os.environ.get("STOKER_DASHBOARD_SECRET_KEY"),
+        help="signs forms and messages; the same for every process behind one address "
+        "(default: $STOKER_DASHBOARD_SECRET_KEY, else random per process)",
+    )
+    dashboard.add_argument(
+        "--root-path", default="", help="the path prefix a reverse proxy serves it under"
+    )
+    dashboard.add_argument(
+        "--allowed-hosts",
+        metavar="NAMES",
+        help="comma-separated Host names to answer to (default: localhost, 127.0.0.1 and "
+        "[::1] when local only, any with --authorize or --basic-auth)",
+    )
+    dashboard.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="addresses whose X-Forwarded-For is believed (uvicorn's option; default "
+        "127.0.0.1,::1)",
+    )
 
 
 def _state_name(text: str) -> str:
@@ -201,8 +238,17 @@ def _not_negative(text: str) -> int:
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+class _Parser(argparse.ArgumentParser):
+    """No abbreviated options: `--proc 2` must not silently mean `--processes 2` (sub-command
+    parsers are made from this class too, since argparse uses the parent's class)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="stoker",
         description="Background jobs with a full history: server, dashboard and tools.",
         epilog=EPILOG,

@@ -59,9 +59,11 @@ def run_server(args: argparse.Namespace) -> int:
     options = server_options(args)  # validate before starting anything
     if args.processes < 1 or args.processes > 64:
         raise ValueError(f"--processes must be from 1 to 64, got {args.processes}")
-    if args.processes > 1:
-        from stoker.server.processes import run_processes
+    from stoker.server.processes import forget_child_marker, is_supervised_child, run_processes
 
+    if is_supervised_child():  # one of the N: an ordinary server, whatever --processes says
+        forget_child_marker()
+    elif args.processes > 1:
         return run_processes(args.processes, args.argv)
     app = load_app(args)
     try:
@@ -276,12 +278,52 @@ def migrate(args: argparse.Namespace) -> int:
 
 def dashboard(args: argparse.Namespace) -> int:
     module = importlib.import_module("stoker.dashboard")
+    options = dashboard_options(args)
     app = load_app(args)
+    if not _is_loopback_address(args.host) and set(options) & {"authorize", "basic_auth"} == set():
+        print(
+            f"stoker: warning: listening on {args.host} without --authorize or --basic-auth: "
+            "only requests from this host are answered",
+            file=sys.stderr,
+        )
     try:
-        module.serve(app, host=args.host, port=args.port, read_only=args.read_only)
+        module.serve(
+            app,
+            host=args.host,
+            port=args.port,
+            root_path=args.root_path,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+            **options,
+        )
     finally:
         app.close()
     return 0
+
+
+def dashboard_options(args: argparse.Namespace) -> dict[str, Any]:
+    """`create_app` options from `stoker dashboard`'s arguments; bad values raise here,
+    before anything listens."""
+    options: dict[str, Any] = {"read_only": args.read_only}
+    if args.authorize:
+        importable_cwd()
+        options["authorize"] = resolve(args.authorize)
+    if args.basic_auth:
+        user, colon, password = args.basic_auth.partition(":")
+        if not colon:
+            raise ValueError("--basic-auth must be USER:PASSWORD")
+        options["basic_auth"] = (user, password)
+    if args.secret_key:
+        if len(args.secret_key.encode()) < 16:
+            raise ValueError("--secret-key must be at least 16 bytes long")
+        options["secret_key"] = args.secret_key
+    if args.allowed_hosts:
+        hosts = [name.strip() for name in args.allowed_hosts.split(",") if name.strip()]
+        options["allowed_hosts"] = hosts
+    return options
+
+
+def _is_loopback_address(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def demo(args: argparse.Namespace) -> int:

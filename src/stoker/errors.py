@@ -35,8 +35,12 @@ class CronError(ValueError, StokerError):
     """An invalid cron expression or time zone for a recurring job."""
 
 
-class JobTimeoutError(StokerError):
-    """Raised inside a job that ran longer than its timeout."""
+class JobTimeoutError(BaseException):
+    """Raised inside a job that ran longer than its timeout, and recorded as its failure.
+
+    It derives from BaseException, as KeyboardInterrupt and asyncio.CancelledError do, so that
+    a job's `except Exception:` cannot swallow it. A job that catches it anyway is interrupted
+    again every second, and is recorded Failed with this error whatever it returns."""
 
 
 class JobCancelledError(StokerError):

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient  # noqa: E402
 import stoker  # noqa: E402
 from stoker.dashboard import create_app  # noqa: E402
 from stoker.testing.clock import FakeClock  # noqa: E402
-from tests.dashboard.helpers import LOCAL  # noqa: E402
+from tests.dashboard.helpers import LOCAL, LOCAL_URL  # noqa: E402
 
 
 @pytest.fixture
@@ -28,5 +28,7 @@ def app(redis_url: str) -> Iterator[stoker.App]:
 
 @pytest.fixture
 def client(app: stoker.App) -> Iterator[TestClient]:
-    with TestClient(create_app(app), client=LOCAL, follow_redirects=False) as test_client:
+    with TestClient(
+        create_app(app), client=LOCAL, base_url=LOCAL_URL, follow_redirects=False
+    ) as test_client:
         yield test_client

@@ -14,6 +14,8 @@ from stoker.storage.base import StateChange
 from stoker.testing.contract_support import make_job
 
 LOCAL = ("127.0.0.1", 50000)
+# The Host a browser on this machine sends (TestClient's default, "testserver", is refused).
+LOCAL_URL = "http://127.0.0.1"
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 SERVER_ID = "server-a:1:x"
 

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 import stoker
 from stoker.dashboard import create_app
 from stoker.testing.contract_support import make_recurring
-from tests.dashboard.helpers import LOCAL, csrf_of, flash_of, new_job, post
+from tests.dashboard.helpers import LOCAL, LOCAL_URL, csrf_of, flash_of, new_job, post
 
 
 def state_of(app: stoker.App, job_id: str) -> str | None:
@@ -107,7 +107,9 @@ def test_actions_a_state_does_not_offer_are_rejected(app: stoker.App, client: Te
 def test_bulk_asks_for_confirmation_with_the_count_then_acts_on_all_matching(
     app: stoker.App,
 ) -> None:
-    client = TestClient(create_app(app, bulk_batch_size=2), client=LOCAL, follow_redirects=False)
+    client = TestClient(
+        create_app(app, bulk_batch_size=2), client=LOCAL, base_url=LOCAL_URL, follow_redirects=False
+    )
     matching = [new_job(app, "Failed", args=["report"]) for _ in range(5)]
     others = [new_job(app, "Failed", args=["invoice"]) for _ in range(2)]
     token = csrf_of(client, "/jobs/failed")
@@ -165,6 +167,7 @@ def test_bulk_stops_at_the_time_budget_and_says_how_many_remain(app: stoker.App)
     client = TestClient(
         create_app(app, bulk_batch_size=2, bulk_time_budget=timedelta(0)),
         client=LOCAL,
+        base_url=LOCAL_URL,
         follow_redirects=False,
     )
     for _ in range(5):

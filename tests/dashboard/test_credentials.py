@@ -11,7 +11,7 @@ import stoker
 from stoker.dashboard import create_app
 from stoker.storage import open_storage, redact_url
 from tests.dashboard import dashboard_jobs as jobs
-from tests.dashboard.helpers import LOCAL
+from tests.dashboard.helpers import LOCAL, LOCAL_URL
 
 SECRET = "s3cr3t-Pw-4711"
 
@@ -30,7 +30,7 @@ def test_no_page_or_api_answer_or_log_line_shows_the_password(
         app.enqueue(jobs.add, 1, 2)
         app.with_options(retries=0).enqueue(jobs.always_fail, "boom")
         with app.server(workers=1, poll_interval=0.05):
-            client = TestClient(create_app(app), client=LOCAL)
+            client = TestClient(create_app(app), client=LOCAL, base_url=LOCAL_URL)
             paths = ["/", "/jobs/enqueued", "/jobs/failed", "/retries", "/recurring", "/servers"]
             paths += ["/job/1", "/api/stats", "/api/jobs/enqueued", "/api/job/1", "/nope"]
             for path in paths:

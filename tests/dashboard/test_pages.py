@@ -245,11 +245,11 @@ def test_retries_page_says_when_it_could_not_look_at_every_scheduled_job(
     app: stoker.App,
 ) -> None:
     from stoker.dashboard import create_app
-    from tests.dashboard.helpers import LOCAL
+    from tests.dashboard.helpers import LOCAL, LOCAL_URL
 
     for _ in range(3):
         new_job(app, "Scheduled")
-    client = TestClient(create_app(app, retries_scan_limit=2), client=LOCAL)
+    client = TestClient(create_app(app, retries_scan_limit=2), client=LOCAL, base_url=LOCAL_URL)
     assert "Only the first 2 of 3 scheduled jobs were searched" in client.get("/retries").text
 
 

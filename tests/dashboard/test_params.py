@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 import stoker
 from stoker.dashboard import create_app
 from stoker.dashboard.params import ListQuery
-from tests.dashboard.helpers import LOCAL, new_job
+from tests.dashboard.helpers import LOCAL, LOCAL_URL, new_job
 
 FUZZ = settings(
     max_examples=60,
@@ -106,7 +106,7 @@ def test_nul_bytes_and_odd_text_do_not_reach_the_storage_as_errors(
 ) -> None:
     app = stoker.App(request.getfixturevalue(f"{storage}_url"))
     try:
-        client = TestClient(create_app(app), client=LOCAL)
+        client = TestClient(create_app(app), client=LOCAL, base_url=LOCAL_URL)
         for path in (
             "/jobs/enqueued?q=%00%00",
             "/jobs/enqueued?q=%25_%5C",

@@ -12,11 +12,12 @@ from starlette.testclient import TestClient
 
 import stoker
 from stoker.dashboard import create_app
-from stoker.dashboard.security import FLASH_COOKIE, is_loopback, sign
+from stoker.dashboard.access import is_loopback
+from stoker.dashboard.security import FLASH_COOKIE, sign
 from stoker.states import Failed
 from stoker.storage.base import StateChange
 from stoker.testing.contract_support import make_recurring
-from tests.dashboard.helpers import LOCAL, csrf_of, flash_of, new_job, post
+from tests.dashboard.helpers import LOCAL, LOCAL_URL, csrf_of, flash_of, new_job, post
 
 PATHS = [
     "/",
@@ -39,7 +40,7 @@ def state_of(app: stoker.App, job_id: str) -> str | None:
     "host", ["10.0.0.5", "192.168.1.20", "8.8.8.8", "2001:db8::1", "testclient"]
 )
 def test_requests_from_other_hosts_are_forbidden_by_default(app: stoker.App, host: str) -> None:
-    client = TestClient(create_app(app), client=(host, 1234))
+    client = TestClient(create_app(app), client=(host, 1234), base_url=LOCAL_URL)
     for path in PATHS:
         response = client.get(path)
         assert response.status_code == 403, path
@@ -49,7 +50,7 @@ def test_requests_from_other_hosts_are_forbidden_by_default(app: stoker.App, hos
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
 def test_loopback_requests_are_allowed_by_default(app: stoker.App, host: str) -> None:
-    client = TestClient(create_app(app), client=(host, 1234))
+    client = TestClient(create_app(app), client=(host, 1234), base_url=LOCAL_URL)
     for path in PATHS:
         assert client.get(path).status_code == 200, path
 
@@ -71,13 +72,15 @@ def test_authorize_hook_alone_decides(app: stoker.App) -> None:
     assert remote.get("/", headers={"x-user": "admin"}).status_code == 200
     assert remote.get("/", headers={"x-user": "mallory"}).status_code == 403
     # the hook replaces the loopback rule: behind a local proxy everyone looks local
-    assert TestClient(dashboard, client=LOCAL).get("/").status_code == 403
+    assert TestClient(dashboard, client=LOCAL, base_url=LOCAL_URL).get("/").status_code == 403
 
 
 def test_read_only_hides_actions_and_rejects_posts(app: stoker.App) -> None:
     job_id = new_job(app, "Failed")
     app.storage.save_recurring(make_recurring("nightly"))
-    client = TestClient(create_app(app, read_only=True), client=LOCAL, follow_redirects=False)
+    client = TestClient(
+        create_app(app, read_only=True), client=LOCAL, base_url=LOCAL_URL, follow_redirects=False
+    )
     for path in ("/jobs/failed", f"/job/{job_id}", "/recurring", "/retries"):
         page = client.get(path).text
         assert 'method="post"' not in page, path
@@ -104,7 +107,7 @@ def test_read_only_hides_actions_and_rejects_posts(app: stoker.App) -> None:
 def test_read_only_can_depend_on_the_request(app: stoker.App) -> None:
     job_id = new_job(app, "Failed")
     dashboard = create_app(app, read_only=lambda request: "x-viewer" in request.headers)
-    client = TestClient(dashboard, client=LOCAL, follow_redirects=False)
+    client = TestClient(dashboard, client=LOCAL, base_url=LOCAL_URL, follow_redirects=False)
     viewer = client.get("/jobs/failed", headers={"x-viewer": "1"}).text
     assert "requeue_one" not in viewer
     assert "requeue_one" in client.get("/jobs/failed").text
@@ -129,12 +132,12 @@ def test_post_without_or_with_a_wrong_csrf_token_is_rejected(
     wrong = {**form, "csrf_token": token[:-2] + "xx"}
     assert client.post("/jobs/action", data=wrong).status_code == 403
     # a token is bound to its session cookie: another browser's token does not work here
-    other = TestClient(client.app, client=LOCAL)
+    other = TestClient(client.app, client=LOCAL, base_url=LOCAL_URL)
     foreign = {**form, "csrf_token": csrf_of(other, "/jobs/failed")}
     assert client.post("/jobs/action", data=foreign).status_code == 403
     assert state_of(app, job_id) == "Failed"
     # a token from another dashboard (other secret) fails too
-    stranger = TestClient(create_app(app), client=LOCAL)
+    stranger = TestClient(create_app(app), client=LOCAL, base_url=LOCAL_URL)
     cookie_token = csrf_of(stranger, "/")
     stranger_cookie = stranger.cookies.get("stoker_csrf")
     client.cookies.set("stoker_csrf", stranger_cookie or "")
@@ -145,8 +148,18 @@ def test_post_without_or_with_a_wrong_csrf_token_is_rejected(
 
 
 def test_a_shared_secret_key_lets_tokens_work_across_processes(app: stoker.App) -> None:
-    first = TestClient(create_app(app, secret_key="k" * 32), client=LOCAL, follow_redirects=False)
-    second = TestClient(create_app(app, secret_key="k" * 32), client=LOCAL, follow_redirects=False)
+    first = TestClient(
+        create_app(app, secret_key="k" * 32),
+        client=LOCAL,
+        base_url=LOCAL_URL,
+        follow_redirects=False,
+    )
+    second = TestClient(
+        create_app(app, secret_key="k" * 32),
+        client=LOCAL,
+        base_url=LOCAL_URL,
+        follow_redirects=False,
+    )
     job_id = new_job(app, "Failed")
     token = csrf_of(first, "/jobs/failed")
     second.cookies.set("stoker_csrf", first.cookies.get("stoker_csrf") or "")
@@ -230,7 +243,7 @@ def test_flash_is_shown_once(app: stoker.App, client: TestClient) -> None:
 def test_dashboard_works_mounted_under_a_prefix(app: stoker.App) -> None:
     job_id = new_job(app, "Failed")
     host = Starlette(routes=[Mount("/admin/stoker", app=create_app(app))])
-    client = TestClient(host, client=LOCAL, follow_redirects=False)
+    client = TestClient(host, client=LOCAL, base_url=LOCAL_URL, follow_redirects=False)
     page = client.get("/admin/stoker/jobs/failed").text
     assert 'href="/admin/stoker/static/stoker.css' in page
     assert f'href="/admin/stoker/job/{job_id}"' in page
@@ -268,7 +281,7 @@ def test_dashboard_works_mounted_under_a_prefix(app: stoker.App) -> None:
 
 
 def test_app_dashboard_builds_the_same_app(app: stoker.App) -> None:
-    client = TestClient(app.dashboard(title="Acme jobs"), client=LOCAL)
+    client = TestClient(app.dashboard(title="Acme jobs"), client=LOCAL, base_url=LOCAL_URL)
     assert "<title>Overview · Acme jobs</title>" in client.get("/").text
 
 
@@ -297,4 +310,12 @@ def test_serve_runs_uvicorn_on_localhost_by_default(
     from stoker.dashboard import serve
 
     serve(app, port=8123, title="Ops")
-    assert calls == [{"host": "127.0.0.1", "port": 8123, "log_level": "info"}]
+    assert calls == [
+        {
+            "host": "127.0.0.1",
+            "port": 8123,
+            "root_path": "",
+            "forwarded_allow_ips": None,
+            "log_level": "info",
+        }
+    ]

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 import stoker
 from stoker.dashboard import create_app
 from tests.dashboard import dashboard_jobs as jobs
-from tests.dashboard.helpers import LOCAL, flash_of, post
+from tests.dashboard.helpers import LOCAL, LOCAL_URL, flash_of, post
 
 FAST = {
     "workers": 2,
@@ -68,7 +68,7 @@ def state_of(app: stoker.App, job_id: str) -> str | None:
 
 def test_pages_and_actions_with_a_real_server(real_app: stoker.App) -> None:
     app = real_app
-    client = TestClient(create_app(app), client=LOCAL, follow_redirects=False)
+    client = TestClient(create_app(app), client=LOCAL, base_url=LOCAL_URL, follow_redirects=False)
     no_retry = app.with_options(retries=0)
     added = app.enqueue(jobs.add, 2, 3)
     flaky = no_retry.enqueue(jobs.fail_first_time, f"key-{id(app)}")
@@ -115,7 +115,7 @@ def test_pages_and_actions_with_a_real_server(real_app: stoker.App) -> None:
 
 def test_progress_logs_and_cancel_of_a_running_job(real_app: stoker.App) -> None:
     app = real_app
-    client = TestClient(create_app(app), client=LOCAL, follow_redirects=False)
+    client = TestClient(create_app(app), client=LOCAL, base_url=LOCAL_URL, follow_redirects=False)
     jobs.RELEASE.clear()
     running = app.enqueue(jobs.report_progress_until_released)
     try:

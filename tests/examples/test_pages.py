@@ -135,7 +135,11 @@ def test_the_dashboard_is_mounted_at_stoker_and_shows_the_backup_job(
     sqlite_url: str, make_settings: MakeSettings, start_registration: Start
 ) -> None:
     registration = start_registration(make_settings(sqlite_url))
-    local = TestClient(create_web_app(registration), client=("127.0.0.1", 50000))
+    local = TestClient(
+        create_web_app(registration),
+        client=("127.0.0.1", 50000),
+        base_url="http://127.0.0.1:8080",
+    )
     page = local.get("/stoker/recurring")
     assert page.status_code == 200
     assert "db-backup" in page.text

@@ -65,3 +65,25 @@ def with_progress_and_log() -> str:
 
 def crash_process() -> None:
     os._exit(13)
+
+
+def swallow_exceptions(seconds: float) -> str:
+    """Sleeps in small steps for `seconds`, catching every Exception (as careless code does)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            time.sleep(0.05)
+        except Exception:
+            pass
+    return "finished anyway"
+
+
+def swallow_everything(seconds: float) -> str:
+    """Like swallow_exceptions, but catches BaseException: even a timeout cannot stop it."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            time.sleep(0.05)
+        except BaseException:  # the point of this job
+            pass
+    return "finished anyway"

@@ -30,6 +30,46 @@ def test_async_job_over_its_timeout_is_cancelled_and_fails(app: stoker.App) -> N
     assert info.exception.type == "stoker.errors.JobTimeoutError"
 
 
+def test_a_job_that_catches_exception_cannot_outrun_its_timeout(app: stoker.App) -> None:
+    with app.server(workers=1, **FAST):
+        started = time.monotonic()
+        slow = app.with_options(timeout=timedelta(seconds=0.3), retries=0)
+        job_id = slow.enqueue(jobs.swallow_exceptions, 4.0)
+        info = wait_for_state(app, job_id, "Failed", timeout=6)
+        # `except Exception` does not catch JobTimeoutError: the job stops at its timeout.
+        assert time.monotonic() - started < 3.0
+    assert info.exception is not None
+    assert info.exception.type == "stoker.errors.JobTimeoutError"
+    assert "Succeeded" not in [entry.name for entry in info.history]
+
+
+def test_a_job_that_swallows_its_timeout_is_failed_not_succeeded(app: stoker.App) -> None:
+    with app.server(workers=1, **FAST):
+        slow = app.with_options(timeout=timedelta(seconds=0.3), retries=0)
+        job_id = slow.enqueue(jobs.swallow_everything, 1.5)
+        after = app.enqueue(jobs.add, 2, 3)  # the same worker runs it next
+        info = wait_for_state(app, job_id, "Failed", timeout=6)
+        next_job = wait_for_state(app, after, "Succeeded", timeout=6)
+    assert info.exception is not None
+    assert info.exception.type == "stoker.errors.JobTimeoutError"
+    assert "return value is dropped" in info.exception.message
+    assert info.result is None
+    # The repeated interrupts stop with the job: none reaches the next one.
+    assert next_job.result == 5
+    assert [entry.name for entry in next_job.history] == ["Enqueued", "Processing", "Succeeded"]
+
+
+def test_a_timed_out_job_is_retried_like_any_failure(app: stoker.App) -> None:
+    with app.server(workers=1, **FAST):
+        slow = app.with_options(timeout=timedelta(seconds=0.2), retries=1, retry_delays=[0])
+        job_id = slow.enqueue(jobs.swallow_exceptions, 3.0)
+        info = wait_for_state(app, job_id, "Failed", timeout=10)
+    names = [entry.name for entry in info.history]
+    assert names.count("Processing") == 2
+    retry = next(entry for entry in info.history if entry.name == "Scheduled")
+    assert "JobTimeoutError" in (retry.reason or "")
+
+
 def test_deleting_a_running_job_sets_its_cancelled_flag(app: stoker.App) -> None:
     with app.server(workers=1, **FAST):
         job_id = app.enqueue(jobs.wait_until_cancelled, 10.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,8 @@ def create_app(
     app: App,
     *,
     authorize: Authorize | None = None,
+    basic_auth: tuple[str, str] | None = None,
+    allowed_hosts: Sequence[str] | None = None,
     read_only: ReadOnly = False,
     title: str = "stoker",
     server_timeout: timedelta = timedelta(minutes=5),
@@ -55,21 +58,31 @@ def create_app(
 
         routes = [Mount("/stoker", app=create_app(app))]
 
-    - Only requests from loopback addresses (127.0.0.0/8, ::1) are answered unless `authorize`
-      is given; then `authorize(request) -> bool` alone decides (403 when it says no). Behind a
-      reverse proxy every request looks local: pass `authorize` there.
+    - Local only by default: requests from loopback addresses (127.0.0.0/8, ::1) that name the
+      host `localhost`, `127.0.0.1` or `[::1]` (a DNS-rebinding page names its own host).
+      `authorize(request) -> bool` replaces that rule (403 when it says no); behind a reverse
+      proxy every request looks local, so pass `authorize` or `basic_auth` there.
+    - `basic_auth=(user, password)`: HTTP Basic authentication (401 until it is given); use it
+      over HTTPS only. With `authorize` as well, both must pass.
+    - `allowed_hosts`: the Host names to answer to ('jobs.example.com', '*.example.com', '*');
+      default: the three local names in the local-only mode, any with a hook or basic auth.
+    - POSTs need the page's CSRF token and must come from the dashboard's own origin.
     - `read_only=True` (or a callable(request) -> bool) hides every action and rejects POSTs.
     - `secret_key` signs CSRF tokens and flash messages; give all processes of one deployment
       the same key (default: random per process).
     - `server_timeout`: a server whose heartbeat is older is shown as dead (keep it equal to the
       servers' own `server_timeout`).
     """
+    if isinstance(allowed_hosts, str):
+        raise TypeError(f"allowed_hosts must be a sequence of host names, got {allowed_hosts!r}")
     key = secret_key.encode() if isinstance(secret_key, str) else secret_key
     options: dict[str, Any] = {} if key is None else {"secret_key": key}
     config = DashboardConfig(
         app=app,
         title=title,
         authorize=authorize,
+        basic_auth=basic_auth,
+        allowed_hosts=None if allowed_hosts is None else tuple(allowed_hosts),
         read_only=read_only,
         server_timeout=server_timeout,
         bulk_time_budget=bulk_time_budget,
@@ -96,12 +109,30 @@ def create_app(
 
 
 def serve(
-    app: App, *, host: str = "127.0.0.1", port: int = 8000, **create_app_options: Any
+    app: App,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    root_path: str = "",
+    forwarded_allow_ips: str | None = None,
+    **create_app_options: Any,
 ) -> None:
-    """Serve the dashboard alone with uvicorn until interrupted (what `stoker dashboard` runs)."""
+    """Serve the dashboard alone with uvicorn until interrupted (what `stoker dashboard` runs).
+
+    `root_path` is the prefix a reverse proxy serves it under (links then start with it).
+    uvicorn believes X-Forwarded-For only from `forwarded_allow_ips` (default: 127.0.0.1 and
+    ::1, or $FORWARDED_ALLOW_IPS), and then the header's address is what the loopback rule
+    sees: a proxy on this host, or `'*'`, can make a remote client look local. Behind a
+    proxy, protect the dashboard with `authorize` or `basic_auth`.
+    """
     import uvicorn
 
     asgi = create_app(app, **create_app_options)
-    # uvicorn trusts X-Forwarded-For only from 127.0.0.1: behind a local proxy the client's real
-    # address is what the loopback rule sees.
-    uvicorn.run(asgi, host=host, port=port, log_level="info")
+    uvicorn.run(
+        asgi,
+        host=host,
+        port=port,
+        root_path=root_path.rstrip("/"),
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_level="info",
+    )

@@ -29,6 +29,11 @@ class DashboardConfig:
     app: App
     title: str = "stoker"
     authorize: Authorize | None = None
+    # (user, password) for HTTP Basic authentication; with it, remote clients may connect.
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    # Host names the dashboard answers to; None: localhost, 127.0.0.1 and [::1] in the
+    # local-only mode, any name when `authorize` or `basic_auth` decides who gets in.
+    allowed_hosts: tuple[str, ...] | None = None
     read_only: ReadOnly = False
     server_timeout: timedelta = timedelta(minutes=5)
     # Signs the CSRF tokens and flash messages. Random per process by default: give every process
@@ -51,6 +56,15 @@ class DashboardConfig:
             raise TypeError(
                 f"authorize must be a callable(request) -> bool, got {self.authorize!r}"
             )
+        if self.basic_auth is not None:
+            _check_basic_auth(self.basic_auth)
+        if self.allowed_hosts is not None and (
+            isinstance(self.allowed_hosts, str)
+            or not all(isinstance(host, str) and host.strip() for host in self.allowed_hosts)
+        ):
+            raise TypeError(
+                f"allowed_hosts must be a sequence of host names, got {self.allowed_hosts!r}"
+            )
         if not isinstance(self.read_only, bool) and not callable(self.read_only):
             raise TypeError(
                 f"read_only must be a bool or a callable(request) -> bool, got {self.read_only!r}"
@@ -61,3 +75,17 @@ class DashboardConfig:
             raise ValueError("secret_key must be at least 16 bytes")
         if self.bulk_batch_size < 1 or self.retries_scan_limit < 1:
             raise ValueError("bulk_batch_size and retries_scan_limit must be >= 1")
+
+
+def _check_basic_auth(credentials: object) -> None:
+    if (
+        not isinstance(credentials, tuple)
+        or len(credentials) != 2
+        or not all(isinstance(part, str) for part in credentials)
+    ):
+        raise TypeError("basic_auth must be a (user, password) tuple of strings")
+    user, password = credentials
+    if not user or ":" in user:
+        raise ValueError("basic_auth's user name must be non-empty and contain no ':'")
+    if len(password) < 8:
+        raise ValueError("basic_auth's password must be at least 8 characters long")

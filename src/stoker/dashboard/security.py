@@ -1,11 +1,11 @@
-"""Who may see the dashboard, who may change things, CSRF tokens, signed cookies, headers."""
+"""The dashboard's gate and headers, who may change things, CSRF tokens, signed cookies."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import ipaddress
+import html
 import json
 import secrets
 from typing import Any
@@ -13,9 +13,10 @@ from typing import Any
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from stoker.dashboard.access import Refusal, refusal
 from stoker.dashboard.config import DashboardConfig
 
 CSRF_COOKIE = "stoker_csrf"
@@ -39,30 +40,6 @@ SECURITY_HEADERS: dict[str, str] = {
 def config_of(request: Request) -> DashboardConfig:
     config: DashboardConfig = request.app.state.config
     return config
-
-
-def is_loopback(host: str | None) -> bool:
-    """True for 127.0.0.0/8 and ::1 (also IPv4-mapped); False for names and anything else."""
-    if not host:
-        return False
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
-
-
-def is_authorized(request: Request, config: DashboardConfig) -> bool:
-    """The `authorize` hook decides alone when given. Without it only loopback clients pass.
-
-    The hook replaces the loopback rule instead of widening it: behind a reverse proxy on the
-    same host every request comes from 127.0.0.1, and "local or authorized" would let everyone in.
-    """
-    if config.authorize is not None:
-        return bool(config.authorize(request))
-    return is_loopback(request.client.host if request.client else None)
 
 
 def is_read_only(request: Request) -> bool:
@@ -94,16 +71,34 @@ class SecurityMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        if not is_authorized(Request(scope), self.config):
-            response = HTMLResponse(
-                "<!doctype html><title>403 Forbidden</title><h1>403 Forbidden</h1>"
-                "<p>The stoker dashboard only answers local requests unless the application "
-                "passes an <code>authorize</code> hook to <code>create_app</code>.</p>",
-                status_code=403,
-            )
+        refused = refusal(Request(scope), self.config)
+        if refused is not None:
+            response = _refusal_response(scope, refused)
             await response(scope, receive, send_with_headers)
             return
         await self.app(scope, receive, send_with_headers)
+
+
+def _refusal_response(scope: Scope, refused: Refusal) -> Response:
+    """JSON under /api/ (scripts read it), a small HTML page elsewhere."""
+    root = str(scope.get("root_path", "")).rstrip("/")
+    path = str(scope.get("path", ""))
+    headers = dict(refused.headers or {})
+    if path.startswith(f"{root}/api/"):
+        return JSONResponse({"error": refused.message}, refused.status, headers)
+    title = "401 Unauthorized" if refused.status == 401 else "403 Forbidden"
+    body = (
+        f"<!doctype html><title>{title}</title><h1>{title}</h1>"
+        f"<p>{html.escape(refused.message)}</p>"
+    )
+    return HTMLResponse(body, refused.status, headers)
+
+
+def same_text(sent: str, expected: str) -> bool:
+    """Constant-time comparison of two strings of any characters. `hmac.compare_digest`
+    raises TypeError on non-ASCII str, and a planted cookie or form field must never be
+    able to turn a refusal into a server error."""
+    return hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 # --- signing ------------------------------------------------------------------------------------
@@ -122,7 +117,7 @@ def unsign(key: bytes, purpose: str, token: str | None) -> Any:
     if not token or "." not in token or len(token) > 8192:
         return None
     body, _, mac = token.rpartition(".")
-    if not hmac.compare_digest(mac, _mac(key, purpose, body)):
+    if not same_text(mac, _mac(key, purpose, body)):
         return None
     try:
         return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
@@ -168,7 +163,7 @@ async def checked_form(request: Request) -> FormData:
     session = request.cookies.get(CSRF_COOKIE)
     sent = form.get(CSRF_FIELD)
     expected = _mac(config_of(request).secret_key, "csrf", session) if session else None
-    if not isinstance(sent, str) or expected is None or not hmac.compare_digest(sent, expected):
+    if not isinstance(sent, str) or expected is None or not same_text(sent, expected):
         raise HTTPException(
             403, "The form's security token is missing or stale. Reload the page and try again."
         )

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from stoker.errors import JobCancelledError, JobTimeoutError
+from stoker.errors import JobCancelledError
 from stoker.recurring import plan_occurrences
 from stoker.server.outage import Backoff
 
@@ -119,10 +119,8 @@ class Supervisor(threading.Thread):
     def _enforce_timeouts(self) -> None:
         now = time.monotonic()
         for running in self.server.running_jobs():
-            if running.deadline is not None and now >= running.deadline and not running.timed_out:
-                running.timed_out = True
-                running.context.cancel()
-                running.interrupt(JobTimeoutError)
+            if running.enforce_deadline(now):
+                log.info("job %s ran past its timeout; interrupting it", running.context.id)
 
     def _notice_cancellations(self) -> None:
         running_jobs = {running.context.id: running for running in self.server.running_jobs()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -14,21 +15,27 @@ log = logging.getLogger("stoker.server")
 RESTART_DELAY = 1.0
 
 
-def _child_argv(argv: Sequence[str]) -> list[str]:
-    """The same command with --processes removed, so each child is one ordinary server."""
-    result: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-            continue
-        if arg in ("--processes", "-p"):
-            skip = True
-            continue
-        if arg.startswith("--processes="):
-            continue
-        result.append(arg)
-    return [sys.executable, "-m", "stoker", *result]
+# Set in each child's environment to the supervisor's pid. A child is told that it is one by
+# this marker, not by removing --processes from its command line: argparse accepts spellings
+# (`-p2`) that such surgery misses, and a missed one made every child a supervisor in turn.
+CHILD_MARKER = "STOKER_SUPERVISOR_PID"
+
+
+def is_supervised_child() -> bool:
+    """Whether this process is a server started by `run_processes` (its parent set the marker;
+    the pid check keeps a process that merely inherited the variable from being taken for one).
+    """
+    return os.environ.get(CHILD_MARKER) == str(os.getppid())
+
+
+def forget_child_marker() -> None:
+    """Drop the marker, so that processes the jobs start do not inherit it."""
+    os.environ.pop(CHILD_MARKER, None)
+
+
+def _start_child(argv: Sequence[str]) -> subprocess.Popen[bytes]:
+    env = {**os.environ, CHILD_MARKER: str(os.getpid())}
+    return subprocess.Popen([sys.executable, "-m", "stoker", *argv], env=env)
 
 
 def run_processes(count: int, argv: Sequence[str]) -> int:
@@ -37,8 +44,7 @@ def run_processes(count: int, argv: Sequence[str]) -> int:
     Each child is a full server with its own id and heartbeat, so if one is killed its jobs are
     requeued by the watchdog of the others exactly as if it ran on another host.
     """
-    command = _child_argv(argv)
-    children = [subprocess.Popen(command) for _ in range(count)]
+    children = [_start_child(argv) for _ in range(count)]
     stopping = False
     received = signal.SIGTERM
 
@@ -61,7 +67,7 @@ def run_processes(count: int, argv: Sequence[str]) -> int:
                     time.sleep(RESTART_DELAY)
                     if stopping:  # the signal came during the pause: no new child
                         continue
-                    children[index] = subprocess.Popen(command)
+                    children[index] = _start_child(argv)
                     if stopping:  # ... or while starting it, too late for forward() to see it
                         children[index].send_signal(received)
             time.sleep(0.2)

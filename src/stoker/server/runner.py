@@ -16,6 +16,10 @@ from typing import Any
 from stoker.context import JobContext, bind, unbind
 from stoker.errors import JobCancelledError, JobTimeoutError
 
+# Seconds between interrupts of a sync job that goes on after its timeout (it caught the
+# exception, or was inside C code that swallowed it).
+REINTERRUPT_INTERVAL = 1.0
+
 
 @dataclass
 class RunningJob:
@@ -29,14 +33,29 @@ class RunningJob:
     done: bool = False
     timed_out: bool = False
     future: Future[Any] | None = None
+    last_interrupt: float | None = None
+
+    def enforce_deadline(self, now: float) -> bool:
+        """Interrupt the job if it is past its deadline: at once, then every
+        REINTERRUPT_INTERVAL while it goes on. True the first time (the job just timed out)."""
+        if self.deadline is None or now < self.deadline or self.done:
+            return False
+        first = not self.timed_out
+        if first:
+            self.timed_out = True
+            self.context.cancel()
+        elif self.future is not None or now - (self.last_interrupt or now) < REINTERRUPT_INTERVAL:
+            return False  # an async job was cancelled once, for good
+        self.last_interrupt = now
+        self.interrupt(JobTimeoutError)
+        return first
 
     def interrupt(self, exc_type: type[BaseException]) -> None:
         """Raise `exc_type` inside the worker thread running a sync job.
 
-        Holding `lock` while checking `done` guarantees the exception is never delivered after
-        the job function returned and the worker moved on to the next job: the worker sets
-        `done` under the same lock right after the call, and an exception set before that
-        surfaces inside the worker's own bookkeeping, where it is caught as this job's failure.
+        Sent only under `lock` while `done` is false, and `finish` clears a pending one under
+        the same lock: an interrupt never reaches the worker after the job's call is over, in
+        its own bookkeeping or in the next job.
         """
         with self.lock:
             if self.done:
@@ -49,8 +68,22 @@ class RunningJob:
             )
 
     def finish(self) -> None:
-        with self.lock:
-            self.done = True
+        """Mark the call over (from the worker thread). A job that returns after its deadline
+        counts as timed out even if the supervisor had not looked yet."""
+        while True:
+            try:
+                with self.lock:
+                    if self.deadline is not None and time.monotonic() >= self.deadline:
+                        self.timed_out = True
+                    self.done = True
+                    if self.last_interrupt is not None and self.future is None:
+                        # NULL clears an interrupt sent but not yet raised in this thread.
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                            ctypes.c_ulong(self.thread_id), None
+                        )
+                return
+            except JobTimeoutError:
+                continue  # an interrupt sent just before landed here: the call is over anyway
 
 
 class AsyncLoop:
@@ -92,14 +125,19 @@ def run_job(
     try:
         try:
             result = func(*args, **kwargs)
-            if inspect.iscoroutine(result):  # a sync wrapper that returned a coroutine
-                result.close()
-                raise TypeError(f"{func!r} returned a coroutine; declare it `async def`")
-            return result
-        finally:
+        except BaseException as exc:
             running.finish()
-    except JobTimeoutError:
-        raise JobTimeoutError(_timeout_message(running)) from None
+            if running.timed_out:  # whatever it raised, it did so after its time was up
+                cause = None if isinstance(exc, JobTimeoutError) else exc
+                raise JobTimeoutError(_timeout_message(running)) from cause
+            raise
+        running.finish()
+        if running.timed_out:  # it caught the interrupt, or returned just past its deadline
+            raise JobTimeoutError(_timeout_message(running) + "; its return value is dropped")
+        if inspect.iscoroutine(result):  # a sync wrapper that returned a coroutine
+            result.close()
+            raise TypeError(f"{func!r} returned a coroutine; declare it `async def`")
+        return result
     finally:
         unbind(token)
 
@@ -119,13 +157,21 @@ def _run_async(
         future = asyncio.run_coroutine_threadsafe(wrapper(), async_loop.loop())
         running.future = future
     try:
-        return future.result()
+        result = future.result()
     except (FutureCancelledError, asyncio.CancelledError):
+        running.finish()
         if running.timed_out:
             raise JobTimeoutError(_timeout_message(running)) from None
         raise JobCancelledError(f"job {running.context.id} was cancelled") from None
-    finally:
+    except BaseException as exc:
         running.finish()
+        if running.timed_out:
+            raise JobTimeoutError(_timeout_message(running)) from exc
+        raise
+    running.finish()
+    if running.timed_out:  # returned just past its deadline, before the supervisor looked
+        raise JobTimeoutError(_timeout_message(running) + "; its return value is dropped")
+    return result
 
 
 def _timeout_message(running: RunningJob) -> str:

@@ -179,6 +179,7 @@ class Server:
             self._running[running.thread_id] = running
 
     def untrack(self, running: RunningJob) -> None:
+        running.finish()  # no timeout interrupt may reach the worker after this point
         with self._running_lock:
             self._running.pop(running.thread_id, None)
 
