@@ -109,12 +109,15 @@ def _add_job_parsers(commands: Any) -> None:
     listing = actions.add_parser("list", help="list jobs in a state")
     _add_app_options(listing)
     listing.add_argument(
-        "--state", default="Enqueued", type=_state_name, help=f"one of {', '.join(STATE_NAMES)}"
+        "--state",
+        type=_state_name,
+        help=f"one of {', '.join(STATE_NAMES)} (default: Enqueued; every state with --search)",
     )
     listing.add_argument("--queue", help="only this queue")
     listing.add_argument(
         "--search",
-        help="job id, or text in the function name or arguments of the newest 10,000 jobs",
+        help="job id (#42 works too), or text in the function name or arguments of the "
+        "newest 10,000 jobs of each state",
     )
     listing.add_argument("--limit", type=_positive, default=50)
     listing.add_argument("--offset", type=_not_negative, default=0)

@@ -16,6 +16,7 @@ from stoker.errors import JobNotFoundError, StokerError
 from stoker.job_info import JobInfo
 from stoker.jobs import resolve
 from stoker.server.options import ServerOptions
+from stoker.storage.base import STATE_NAMES, JobRecord
 
 
 def importable_cwd() -> None:
@@ -101,44 +102,71 @@ def enqueue(args: argparse.Namespace) -> int:
 
 
 def list_jobs(args: argparse.Namespace) -> int:
+    """`stoker jobs list`: one state's jobs; a search without --state looks in every state."""
     app = load_app(args)
     try:
-        records = app.storage.list_jobs(
-            args.state,
-            queue=args.queue,
-            search=args.search,
-            offset=args.offset,
-            limit=args.limit,
-            newest_first=not args.oldest_first,
-        )
-        total = app.storage.count_jobs(args.state, queue=args.queue, search=args.search)
+        if args.state is None and args.search:
+            records, total = _search_every_state(app, args)
+        else:
+            state = args.state or "Enqueued"
+            records = app.storage.list_jobs(
+                state,
+                queue=args.queue,
+                search=args.search,
+                offset=args.offset,
+                limit=args.limit,
+                newest_first=not args.oldest_first,
+            )
+            total = app.storage.count_jobs(state, queue=args.queue, search=args.search)
     finally:
         app.close()
     for record in records:
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "id": record.id,
-                        "function": record.function,
-                        "queue": record.queue,
-                        "state": record.state.name,
-                        "at": record.state.created_at.isoformat(),
-                        "args": codec.loads(record.args),
-                        "reason": record.state.reason,
-                    },
-                    default=str,
-                )
-            )
-        else:
-            reason = f"  ({record.state.reason})" if record.state.reason else ""
-            print(
-                f"{record.id:>10}  {record.state.created_at:%Y-%m-%d %H:%M:%S}  "
-                f"{record.queue:<10} {record.function}{reason}"
-            )
+        print(json.dumps(_record_as_json(record), default=str) if args.json else _line(record))
     if not args.json:
-        print(f"-- {len(records)} of {total} {args.state} job(s)", file=sys.stderr)
+        every_state = args.state is None and args.search
+        what = "matching job(s)" if every_state else f"{args.state or 'Enqueued'} job(s)"
+        print(f"-- {len(records)} of {total} {what}", file=sys.stderr)
     return 0
+
+
+def _search_every_state(app: App, args: argparse.Namespace) -> tuple[list[JobRecord], int]:
+    """The page `--offset`/`--limit` of the matches of all states, by the time each job
+    entered its state; the total is the sum of each state's matches."""
+    found: list[JobRecord] = []
+    total = 0
+    for state in STATE_NAMES:
+        result = app.storage.search_jobs(
+            state,
+            args.search,
+            queue=args.queue,
+            offset=0,
+            limit=args.offset + args.limit,
+            newest_first=not args.oldest_first,
+        )
+        found.extend(result.jobs)
+        total += result.total
+    found.sort(key=lambda record: record.state.created_at, reverse=not args.oldest_first)
+    return found[args.offset : args.offset + args.limit], total
+
+
+def _record_as_json(record: JobRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "function": record.function,
+        "queue": record.queue,
+        "state": record.state.name,
+        "at": record.state.created_at.isoformat(),
+        "args": codec.loads(record.args),
+        "reason": record.state.reason,
+    }
+
+
+def _line(record: JobRecord) -> str:
+    reason = f"  ({record.state.reason})" if record.state.reason else ""
+    return (
+        f"{record.id:>10}  {record.state.name:<10} {record.state.created_at:%Y-%m-%d %H:%M:%S}  "
+        f"{record.queue:<10} {record.function}{reason}"
+    )
 
 
 def show_job(args: argparse.Namespace) -> int:

@@ -55,7 +55,18 @@ class ElectionContext:
 
 
 class StateFilter(Protocol):
-    """A feature that takes part in state changes (retry, continuations, statistics, ...)."""
+    """A feature that takes part in state changes (retry, continuations, statistics, ...).
+
+    Filters see the changes that go through `StateMachine`: a worker's outcome of a job
+    (Succeeded, Failed, which the retry filter may turn into Scheduled or Deleted, and the
+    poison-job Failed), a job given back to its queue (graceful shutdown, a lost claim, a job
+    waiting for a crashed one to run alone), and the client's `requeue` and `delete` (also
+    from the dashboard and the CLI). They do not see what the storage does in one step of its
+    own: creating jobs (enqueue, continuations, recurring occurrences), claims (Enqueued to
+    Processing), the scheduler's promotion of due jobs (Scheduled to Enqueued), the
+    watchdog's requeue of a dead server's jobs, the release of continuations (Awaiting to
+    Enqueued or Deleted) and expiration.
+    """
 
     def on_election(self, context: ElectionContext) -> None:
         """Inspect or replace `context.candidate`; add param updates or counters."""
@@ -67,7 +78,10 @@ class StateFilter(Protocol):
 
 
 class StateMachine:
-    """The only way a job changes state after it was created."""
+    """Changes a job's state for workers and clients: filters elect, the storage applies.
+
+    The storages also move jobs by themselves, each in one atomic step (see StateFilter for
+    which changes those are)."""
 
     def __init__(
         self,

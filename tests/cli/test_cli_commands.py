@@ -197,6 +197,33 @@ def test_jobs_list_shows_jobs_in_a_state(
     assert (row["state"], row["args"]) == ("Scheduled", [3])
 
 
+def test_jobs_list_search_looks_in_every_state_unless_one_is_given(
+    run_cli: Run, app: stoker.App, any_storage_url: str
+) -> None:
+    waiting = app.enqueue(cli_jobs.add, 4711)
+    later = app.enqueue_in(timedelta(hours=1), cli_jobs.add, 4711)
+    gone = app.enqueue(cli_jobs.add, 4711)
+    app.delete(gone)
+    app.enqueue(cli_jobs.add, 1)  # does not match
+    found = run_cli("jobs", "list", "--search", "4711", "--storage", any_storage_url)
+    assert found.code == 0, found.err
+    rows = [line.split()[:2] for line in found.out.splitlines()]
+    assert sorted(rows) == sorted([[waiting, "Enqueued"], [later, "Scheduled"], [gone, "Deleted"]])
+    assert "-- 3 of 3 matching job(s)" in found.err
+    paged = run_cli(
+        "jobs", "list", "--search", "4711", "--limit", "1", "--offset", "1",
+        "--storage", any_storage_url,
+    )  # fmt: skip
+    assert len(paged.out.splitlines()) == 1
+    assert "-- 1 of 3 matching job(s)" in paged.err
+    one_state = run_cli(
+        "jobs", "list", "--search", "4711", "--state", "Deleted", "--storage", any_storage_url
+    )
+    assert [line.split()[0] for line in one_state.out.splitlines()] == [gone]
+    by_shown_id = run_cli("jobs", "list", "--search", f"#{later}", "--storage", any_storage_url)
+    assert [line.split()[0] for line in by_shown_id.out.splitlines()] == [later]
+
+
 @pytest.mark.parametrize(
     "argv",
     [["--state", "Finished"], ["--limit", "0"], ["--limit", "x"], ["--offset", "-1"]],

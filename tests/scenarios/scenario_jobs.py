@@ -87,3 +87,12 @@ def swallow_everything(seconds: float) -> str:
         except BaseException:  # the point of this job
             pass
     return "finished anyway"
+
+
+def fail_first_run(marker_dir: str, name: str) -> str:
+    """Raises on its first run (a marker file remembers it), succeeds on the next one."""
+    marker = Path(marker_dir, name)
+    if not marker.exists():
+        marker.write_text("ran once")
+        raise ConnectionError("first run fails")
+    return "second run"

@@ -19,7 +19,13 @@ from stoker.storage.base import (
     StateRecord,
 )
 from stoker.storage.postgres_db import PostgresBase, parse_job_id
-from stoker.storage.search import SearchedPages, like_pattern, merge_id_match, page_of
+from stoker.storage.search import (
+    SearchedPages,
+    like_pattern,
+    merge_id_match,
+    page_of,
+    searched_id,
+)
 
 COLUMN_FRAGMENTS = {
     "job_columns": """
@@ -217,7 +223,7 @@ class MonitorReads(SearchedPages, PostgresBase):
         rows = self._fetchall(f"search_{has_queue}", params)
         matches = [((at, state_id), str(job_id)) for at, state_id, job_id in rows]
         by_id = None
-        params["search_id"] = parse_job_id(search)
+        params["search_id"] = parse_job_id(searched_id(search))
         if params["search_id"] is not None:
             row = self._fetchone(f"search_id_{has_queue}", params)
             by_id = ((row[0], row[1]), str(row[2])) if row else None

@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 
-from stoker.storage.search import ascii_lower
+from stoker.storage.search import ascii_lower, searched_id
 
 CHUNK = 2_000
 
@@ -98,7 +98,7 @@ def id_match(
     client: redis.Redis, prefix: str, state: str, queue: str | None, search: str
 ) -> tuple[Any, str] | None:
     """(order key, id) of the job whose id is `search`, if it is in `state` (and `queue`)."""
-    job_id = search.strip()
+    job_id = searched_id(search)
     if not (job_id.isascii() and job_id.isdigit()):
         return None  # ids are numbers: anything else could name another kind of key
     name, job_queue, at = client.hmget(f"{prefix}:job:{job_id}", "s", "q", "t")

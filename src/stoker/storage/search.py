@@ -1,8 +1,8 @@
 """Search in job lists, the same on every storage: bounded, so a page never scans every job.
 
 `Monitor.list_jobs(search=...)` / `count_jobs(search=...)` match:
-- the job whose id equals the search text, if it is in the listed state (and queue): a
-  primary-key lookup, whatever the job's age;
+- the job whose id equals the search text (without a leading '#': "#953" finds job 953), if
+  it is in the listed state (and queue): a primary-key lookup, whatever the job's age;
 - jobs whose function name or argument text contains the search text (case-insensitive for
   ASCII letters), among the newest `search_window` jobs of the state (and queue), newest first.
   Substring matches have no index on any storage, so they are looked for in a window of known
@@ -28,6 +28,12 @@ def ascii_lower(text: str) -> str:
     """Lower-case ASCII letters only: what SQLite's LIKE and Lua's string.lower compare, so
     every storage matches the same jobs."""
     return text.translate(_ASCII_LOWER)
+
+
+def searched_id(search: str) -> str:
+    """The job id a search names: its text without spaces and one leading '#', since the
+    dashboard shows ids as "#953" and people paste them so."""
+    return search.strip().removeprefix("#").strip()
 
 
 def like_pattern(term: str) -> str:

@@ -23,6 +23,7 @@ from stoker.storage.search import (
     ascii_lower,
     merge_id_match,
     page_of,
+    searched_id,
     text_matches,
 )
 from stoker.storage.sqlite_codec import from_us, from_us_or_none, loads, parse_job_id
@@ -184,7 +185,7 @@ class MonitorReads(SearchedPages):
             if text_matches(needle, function, args, kwargs)
         ]
         by_id = None
-        number = parse_job_id(search)
+        number = parse_job_id(searched_id(search))
         if number is not None:
             row = self._one(SEARCH_ID[kind], [*values, number])
             by_id = ((row[1], row[0]), str(row[0])) if row else None
