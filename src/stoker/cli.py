@@ -204,8 +204,8 @@ def _add_dashboard_access_options(dashboard: argparse.ArgumentParser) -> None:
     dashboard.add_argument(
         "--allowed-hosts",
         metavar="NAMES",
-        help="comma-separated Host names to answer to (default: localhost, 127.0.0.1 and "
-        "[::1] when local only, any with --authorize or --basic-auth)",
+        help="comma-separated Host names to answer to, '*.example.com' and '*' allowed "
+        "(default: any with --basic-auth, else localhost, 127.0.0.1 and [::1])",
     )
     dashboard.add_argument(
         "--forwarded-allow-ips",

@@ -226,18 +226,28 @@ def _print_job(info: JobInfo) -> None:
         print(f"  log {at:%H:%M:%S}  {text}")
 
 
+RUNNING_WARNING = (
+    "stoker: warning: job {job_id} was running: it is asked to stop, but code that never "
+    "checks stoker.current_job().cancelled runs on to its end, beside any copy that is "
+    "requeued meanwhile"
+)
+
+
 def _move_jobs(args: argparse.Namespace, verb: str) -> int:
     app = load_app(args)
     changed = 0
     try:
         for job_id in args.job_ids:
             move = app.requeue if verb == "requeue" else app.delete
+            was = app.storage.job_states([job_id]).get(job_id)
             ok = move(job_id, expected_state=args.expected_state)
             changed += int(ok)
             print(
                 f"{job_id}: "
                 + (f"{verb}d" if ok else "not changed (unknown, or not in the expected state)")
             )
+            if ok and was is not None and was[0] == "Processing":
+                print(RUNNING_WARNING.format(job_id=job_id), file=sys.stderr)
     finally:
         app.close()
     return 0 if changed == len(args.job_ids) else 1

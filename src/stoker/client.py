@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from stoker.client_plan import MAX_PLANS, EnqueuePlan, job_params, make_plan, plan_inputs
 from stoker.clock import ensure_aware_utc
 from stoker.errors import JobDefinitionError, JobNotFoundError
+from stoker.interrupts import shielded
 from stoker.job_info import JobInfo
 from stoker.jobs import Invocation, JobOptions, OnExhausted, exception_names
 from stoker.states import Awaiting, Deleted, Enqueued, Scheduled, State
@@ -176,7 +177,11 @@ class Client:
     def requeue(
         self, job_id: str, *, expected_state: str | None = None, reason: str | None = None
     ) -> bool:
-        """Put the job back on its queue. With `expected_state`, only if it is in that state."""
+        """Put the job back on its queue. With `expected_state`, only if it is in that state.
+
+        A Processing job is requeued at once: its running copy is only asked to stop (its
+        `cancelled` flag is set and its late outcome is ignored). Code that never checks
+        `stoker.current_job().cancelled` runs on, so the job can run twice at the same time."""
         # A person decided to try again: forget earlier server crashes (poison-job counter).
         return self._move(
             job_id,
@@ -193,6 +198,7 @@ class Client:
             job_id, expected_state, lambda _queue: Deleted(reason=reason or "Deleted"), {}
         )
 
+    @shielded()
     def get_job(self, job_id: str) -> JobInfo | None:
         """The job with its whole history; None if there is no such job (or it expired)."""
         if not isinstance(job_id, str):
@@ -201,6 +207,7 @@ class Client:
         return JobInfo.from_details(details) if details is not None else None
 
     # --- internals ------------------------------------------------------------------------------
+    @shielded()
     def _move(
         self,
         job_id: str,
@@ -272,6 +279,7 @@ class Client:
             **extra,
         )
 
+    @shielded()  # inside a job: a timeout must not strike in the middle of the write
     def _create(self, jobs: list[NewJob]) -> list[str]:
         return self._app.storage.create_jobs(jobs)
 

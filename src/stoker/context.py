@@ -12,6 +12,7 @@ from typing import Any
 
 from stoker.clock import Clock
 from stoker.errors import JobCancelledError, StokerError
+from stoker.interrupts import shielded
 from stoker.storage.base import LogLine, Storage
 
 log = logging.getLogger("stoker.job")
@@ -49,13 +50,15 @@ class JobContext:
         """Record how far the job is, from 0.0 to 1.0 (shown as a progress bar)."""
         if not isinstance(fraction, int | float) or not 0.0 <= fraction <= 1.0:
             raise ValueError(f"progress is a number from 0.0 to 1.0, got {fraction!r}")
-        self.storage.set_progress(self.id, float(fraction))
+        with shielded():
+            self.storage.set_progress(self.id, float(fraction))
 
     def log(self, message: str) -> None:
         """Store a line with the job (shown on its page) and write it to the `stoker.job` log."""
         text = str(message)[:MAX_LOG_LINE]
         log.info("job %s: %s", self.id, text)
-        self.storage.append_log(self.id, LogLine(self.now(), text))
+        with shielded():
+            self.storage.append_log(self.id, LogLine(self.now(), text))
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from stoker.cron import Schedule, misfire_grace
 from stoker.errors import JobDefinitionError, JobNotFoundError
+from stoker.interrupts import shielded
 from stoker.states import Enqueued
 from stoker.storage.base import NewJob, RecurringRecord
 
@@ -39,6 +40,7 @@ class RecurringJobs:
         self._client = client
         self._app = client._app
 
+    @shielded()
     def add_or_update(
         self,
         recurring_id: str,
@@ -75,6 +77,7 @@ class RecurringJobs:
         self._app.storage.save_recurring(record)
         return next_run
 
+    @shielded()
     def trigger(self, recurring_id: str) -> str:
         """Enqueue the recurring job now, outside its schedule; returns the new job's id."""
         for _attempt in range(5):
@@ -95,10 +98,12 @@ class RecurringJobs:
                 return ids[0]
         raise RuntimeError(f"could not trigger {recurring_id!r}: its schedule kept changing")
 
+    @shielded()
     def pause(self, recurring_id: str) -> bool:
         """Stop creating jobs until resumed; False if there is no such recurring job."""
         return self._app.storage.set_recurring_paused(recurring_id, True, None)
 
+    @shielded()
     def resume(self, recurring_id: str) -> bool:
         """Schedule again from now on (occurrences while paused are not run)."""
         record = self._app.storage.get_recurring(recurring_id)
@@ -109,6 +114,7 @@ class RecurringJobs:
         next_run = Schedule(record.cron, record.timezone).next_after(self._app.clock.now())
         return self._app.storage.set_recurring_paused(recurring_id, False, next_run)
 
+    @shielded()
     def remove(self, recurring_id: str) -> bool:
         """Delete the definition (jobs it already created are kept); False if unknown."""
         return self._app.storage.remove_recurring(recurring_id)

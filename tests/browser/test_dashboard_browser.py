@@ -81,9 +81,11 @@ def test_trigger_a_recurring_job_and_pause_it(
     row = page.locator(f"tr[data-recurring-id='{recurring_id}']")
     expect(row).to_contain_text("At 04:30, Monday through Friday")
     row.locator("button[name=trigger_one]").click()
-    expect(page.locator("#flash")).to_contain_text("1 recurring job triggered (new job ")
-    new_id = re.search(r"new job (\S+)\)", page.locator("#flash").inner_text())
+    expect(page.locator("#flash")).to_contain_text("1 recurring job triggered. New job: #")
+    link = page.locator("#flash a.new-job")
+    new_id = re.fullmatch(r"#(\S+)", link.inner_text())
     assert new_id
+    expect(link).to_have_attribute("href", f"{MOUNT}/job/{new_id.group(1)}")
     row.locator("button[name=pause_one]").click()
     expect(row.locator(".pill-paused")).to_be_visible()
     shot(page, artifacts, "recurring-paused")
@@ -101,9 +103,13 @@ def test_cancel_a_running_job_from_its_page(
         expect(page.locator("#job-progress-text")).to_have_text("25%")
         expect(page.locator("#job-log")).to_contain_text("started <work>")
         shot(page, artifacts, "job-processing")
+        asked: list[str] = []
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
         page.click("button[name=delete_one]")
         expect(page.locator("#flash")).to_have_text("1 job deleted.")
         expect(page.locator("#job")).to_have_attribute("data-state", "Deleted")
+        assert asked
+        assert asked[0].startswith(f"Delete job #{job_id}? A running job is only asked to stop")
     finally:
         jobs.RELEASE.set()
 
@@ -115,8 +121,8 @@ def test_search_paginate_select_and_delete(
     parked = browser_app.with_options(queue=PARKED)
     ids = [parked.enqueue(jobs.send_welcome_email, f"{tag}-{n}@example.com") for n in range(12)]
     page.goto(f"{MOUNT}/jobs/enqueued?queue={PARKED}")
-    page.fill("input[name=q]", tag)
-    page.press("input[name=q]", "Enter")
+    page.fill("form.filters input[name=q]", tag)
+    page.press("form.filters input[name=q]", "Enter")
     rows = page.locator("#jobs-table tbody tr")
     expect(rows).to_have_count(12)
     page.select_option("select[name=size]", "10")
@@ -129,6 +135,10 @@ def test_search_paginate_select_and_delete(
     page.click(".pager a[rel=prev]")
     page.check("input[data-select-all]")
     expect(page.locator("[data-selection-count]")).to_have_text("10 selected")
+    page.once("dialog", lambda dialog: dialog.dismiss())  # "Delete the selected jobs?" - no
+    page.click("#selection-form button[name=action][value=delete]")
+    expect(rows).to_have_count(10)
+    page.once("dialog", lambda dialog: dialog.accept())
     page.click("#selection-form button[name=action][value=delete]")
     expect(page.locator("#flash")).to_have_text("10 jobs deleted.")
     expect(rows).to_have_count(2)

@@ -47,3 +47,21 @@ def log_and_return(text: str) -> str:
     """Writes `text` to the job's log lines and returns it (for escaping tests)."""
     stoker.current_job().log(text)
     return text
+
+
+# Set by a test to move `progress_in_steps` from 25% to 75%, then to let it finish.
+STEP = threading.Event()
+
+
+def progress_in_steps() -> str:
+    """Reports 25%, waits for STEP, reports 75%, waits for RELEASE (both cancellable)."""
+    job = stoker.current_job()
+    job.progress(0.25)
+    while not STEP.wait(0.05):
+        if job.cancelled:
+            return "cancelled"
+    job.progress(0.75)
+    while not RELEASE.wait(0.05):
+        if job.cancelled:
+            return "cancelled"
+    return "done"

@@ -65,15 +65,20 @@ def test_allowed_hosts_replace_the_local_names(app: stoker.App) -> None:
         assert TestClient(dashboard, client=LOCAL, base_url=base).get("/").status_code == status
 
 
-def test_a_hook_lets_any_host_name_in_unless_allowed_hosts_says_otherwise(
-    app: stoker.App,
-) -> None:
-    anyone = create_app(app, authorize=lambda request: True)
-    client = TestClient(anyone, client=REMOTE, base_url="https://jobs.example.com")
-    assert client.get("/").status_code == 200
-    narrowed = create_app(app, authorize=lambda request: True, allowed_hosts=["jobs.example.com"])
-    other = TestClient(narrowed, client=REMOTE, base_url="https://elsewhere.example")
+def test_a_hook_needs_the_host_names_it_serves_basic_auth_does_not(app: stoker.App) -> None:
+    # A DNS-rebinding page is same-origin to the browser and can send any header or come
+    # from any address a hook trusts: only the Host name tells it apart.
+    hooked = create_app(app, authorize=lambda request: True)
+    client = TestClient(hooked, client=REMOTE, base_url="https://jobs.example.com")
+    assert client.get("/").status_code == 403
+    named = create_app(app, authorize=lambda request: True, allowed_hosts=["jobs.example.com"])
+    assert TestClient(named, client=REMOTE, base_url="https://jobs.example.com").get("/").is_success
+    other = TestClient(named, client=REMOTE, base_url="https://elsewhere.example")
     assert other.get("/").status_code == 403
+    # Stored Basic credentials are never sent to another origin, a rebound name included.
+    credentials = create_app(app, basic_auth=("admin", PASSWORD))
+    anywhere = TestClient(credentials, client=REMOTE, base_url="https://jobs.example.com")
+    assert anywhere.get("/", headers=basic("admin", PASSWORD)).status_code == 200
 
 
 def test_host_header_parsing() -> None:
@@ -156,7 +161,7 @@ def test_basic_auth_and_a_hook_must_both_agree(app: stoker.App) -> None:
         app,
         basic_auth=("admin", PASSWORD),
         authorize=lambda request: request.headers.get("x-team") == "ops",
-    )
+    )  # with basic auth, any Host name
     client = TestClient(dashboard, client=REMOTE, base_url="https://jobs.example.com")
     assert client.get("/", headers=basic("admin", PASSWORD)).status_code == 403
     ok = client.get("/", headers={**basic("admin", PASSWORD), "x-team": "ops"})

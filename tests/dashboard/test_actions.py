@@ -204,7 +204,10 @@ def test_recurring_trigger_pause_resume_and_remove(app: stoker.App, client: Test
     app.storage.save_recurring(make_recurring("hourly", cron="0 * * * *"))
     response = post(client, "/recurring/action", {"trigger_one": "nightly"})
     text = flash_of(client, response)
-    match = re.fullmatch(r"1 recurring job triggered \(new job (\S+)\)\.", text)
+    match = re.fullmatch(
+        r'1 recurring job triggered\. New job: <a href="/job/(\w+)" class="mono new-job">#\1</a>\.',
+        text,
+    )
     assert match, text
     info = app.get_job(match.group(1))
     assert info is not None

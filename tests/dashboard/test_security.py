@@ -67,12 +67,13 @@ def test_authorize_hook_alone_decides(app: stoker.App) -> None:
     def admins_only(request: Request) -> bool:
         return request.headers.get("x-user") == "admin"
 
-    dashboard = create_app(app, authorize=admins_only)
-    remote = TestClient(dashboard, client=("203.0.113.9", 1))
+    dashboard = create_app(app, authorize=admins_only, allowed_hosts=["jobs.example.com"])
+    remote = TestClient(dashboard, client=("203.0.113.9", 1), base_url="https://jobs.example.com")
     assert remote.get("/", headers={"x-user": "admin"}).status_code == 200
     assert remote.get("/", headers={"x-user": "mallory"}).status_code == 403
     # the hook replaces the loopback rule: behind a local proxy everyone looks local
-    assert TestClient(dashboard, client=LOCAL, base_url=LOCAL_URL).get("/").status_code == 403
+    local = TestClient(dashboard, client=LOCAL, base_url="https://jobs.example.com")
+    assert local.get("/").status_code == 403
 
 
 def test_read_only_hides_actions_and_rejects_posts(app: stoker.App) -> None:

@@ -104,7 +104,7 @@ def test_pages_and_actions_with_a_real_server(real_app: stoker.App) -> None:
 
         # trigger the recurring job now
         response = post(client, "/recurring/action", {"trigger_one": "nightly"})
-        triggered = re.search(r"new job (\S+)\)", flash_of(client, response))
+        triggered = re.search(r'class="mono new-job">#(\w+)<', flash_of(client, response))
         assert triggered
         wait_for(lambda: state_of(app, triggered.group(1)) == "Succeeded", "the triggered job")
         stats = client.get("/api/stats").json()

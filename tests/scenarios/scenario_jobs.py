@@ -96,3 +96,11 @@ def fail_first_run(marker_dir: str, name: str) -> str:
         marker.write_text("ran once")
         raise ConnectionError("first run fails")
     return "second run"
+
+
+def log_until_stopped(limit: int) -> int:
+    """Writes numbered log lines as fast as it can (its timeout stops it)."""
+    context = stoker.current_job()
+    for number in range(limit):
+        context.log(f"line {number}")
+    return limit

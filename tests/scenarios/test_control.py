@@ -70,6 +70,20 @@ def test_a_timed_out_job_is_retried_like_any_failure(app: stoker.App) -> None:
     assert "JobTimeoutError" in (retry.reason or "")
 
 
+def test_a_timeout_never_lands_inside_a_jobs_own_log_writes(app: stoker.App) -> None:
+    with app.server(workers=2, **FAST):
+        slow = app.with_options(timeout=timedelta(seconds=0.3), retries=0)
+        job_ids = [slow.enqueue(jobs.log_until_stopped, 1_000_000) for _ in range(2)]
+        infos = [wait_for_state(app, job_id, "Failed", timeout=10) for job_id in job_ids]
+    for info in infos:
+        assert info.exception is not None
+        assert info.exception.type == "stoker.errors.JobTimeoutError"
+        lines = [text for _at, text in info.logs]
+        assert lines, "the job logged before its timeout"
+        # Each line stored once and in order: no write was cut in half or repeated.
+        assert lines == [f"line {number}" for number in range(len(lines))]
+
+
 def test_deleting_a_running_job_sets_its_cancelled_flag(app: stoker.App) -> None:
     with app.server(workers=1, **FAST):
         job_id = app.enqueue(jobs.wait_until_cancelled, 10.0)

@@ -93,6 +93,23 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "count_by_state": ("count_by_state", {}),
     "queue_lengths": ("queue_lengths", {}),
     "count_jobs(Failed)": ("count_state", {"state": "Failed"}),
+    # list_jobs("Scheduled", by_due=True): key ranges of job_scheduled, never a sort.
+    "by_due latest first": ("due_keys_False_True", {"queue": None, "offset": 1_000, "limit": 50}),
+    "by_due soonest first": ("due_keys_False_False", {"queue": None, "offset": 0, "limit": 50}),
+    "by_due jobs due later": ("due_later_False", {"queue": None, "due": NOW}),
+    "by_due jobs due together": (
+        "due_tied_False",
+        {"queue": None, "due": NOW, "skip": 10, "count": 50},
+    ),
+    "by_due mail latest first": (
+        "due_keys_True_True",
+        {"queue": "mail", "offset": 100, "limit": 50},
+    ),
+    "by_due mail jobs due later": ("due_later_True", {"queue": "mail", "due": NOW}),
+    "by_due mail jobs due together": (
+        "due_tied_True",
+        {"queue": "mail", "due": NOW, "skip": 0, "count": 50},
+    ),
 }
 
 _BIG_TABLES = {"job", "job_state", "job_payload"}
@@ -102,6 +119,13 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield plan
     for child in plan.get("Plans", []):
         yield from _nodes(child)
+
+
+def _walks_job_scheduled(plan: dict[str, Any]) -> bool:
+    """The plan reads the due index job_scheduled and sorts nothing."""
+    nodes = list(_nodes(plan))
+    uses = any(node.get("Index Name") == "job_scheduled" for node in nodes)
+    return uses and not any("Sort" in node["Node Type"] for node in nodes)
 
 
 def _plan(storage: PostgresStorage, case: str) -> tuple[dict[str, Any], str]:
@@ -127,6 +151,7 @@ def test_hot_and_dashboard_queries_read_no_big_table_sequentially(postgres_url: 
                 if statement.strip():
                     conn.execute(statement, {"jobs": JOBS} if "%(jobs)s" in statement else None)
         offenders: dict[str, list[str]] = {}
+        unordered: list[str] = []
         for case in sorted(CASES):
             plan, text = _plan(storage, case)
             print(f"\n--- {case}\n{text}")
@@ -137,6 +162,9 @@ def test_hot_and_dashboard_queries_read_no_big_table_sequentially(postgres_url: 
             ]
             if scans:
                 offenders[case] = scans
+            if case.startswith("by_due") and not _walks_job_scheduled(plan):
+                unordered.append(case)
         assert offenders == {}, f"sequential scans of big tables: {offenders}"
+        assert unordered == [], f"by_due statements not walking job_scheduled: {unordered}"
     finally:
         storage.close()

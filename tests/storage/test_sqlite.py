@@ -258,6 +258,12 @@ def _plans() -> Iterator[tuple[str, str, int]]:
         yield f"list_{kind}_{newest}", sql, sql.count("?")
     for newest, sql in monitor.ENQUEUED_KEYS.items():
         yield f"list_enqueued_keys_{newest}", sql, sql.count("?")
+    for (queue, latest), sql in monitor.DUE_KEYS.items():
+        yield f"list_due_keys_{queue}_{latest}", sql, sql.count("?")
+    for queue, sql in monitor.DUE_LATER.items():
+        yield f"list_due_later_{queue}", sql, sql.count("?")
+    for queue, sql in monitor.DUE_TIED.items():
+        yield f"list_due_tied_{queue}", sql, sql.count("?")
     for name, sql in monitor.SEARCH_WINDOW_SQL.items():
         yield f"search_window_{name}", sql, sql.count("?")
     for name, sql in monitor.SEARCH_ID.items():
@@ -281,6 +287,8 @@ def test_hot_and_monitor_queries_never_scan_the_jobs_table(
     assert not scans, f"{name}: {plan}"
     if name.startswith(("list_", "search_window_")):
         assert not any("TEMP B-TREE" in step for step in plan), f"{name}: {plan}"
+    if name.startswith("list_due_"):  # Scheduled jobs by due time: the due index, in order
+        assert any("INDEX job_run_at" in step for step in plan), f"{name}: {plan}"
 
 
 def test_explain_helper_sees_a_full_scan(storage: SQLiteStorage) -> None:

@@ -72,16 +72,17 @@ def host_matches(name: str, patterns: tuple[str, ...]) -> bool:
     return False
 
 
-def is_local_only(config: DashboardConfig) -> bool:
-    return config.authorize is None and config.basic_auth is None
-
-
 def allowed_hosts(config: DashboardConfig) -> tuple[str, ...]:
-    """The Host names accepted: the configured ones, else the local names in the local-only
-    mode, else any (an `authorize` hook or basic auth decides who gets in)."""
+    """The Host names accepted: the configured ones; else any with basic auth, else the
+    local names.
+
+    Basic auth needs no Host check: a browser never sends the credentials it stored for the
+    dashboard to a rebound name, which is another origin to it. An `authorize` hook cannot
+    tell a rebound page from the dashboard's own (the page is same-origin to the browser and
+    may send any header a proxy would), so with a hook the names must be given."""
     if config.allowed_hosts is not None:
         return config.allowed_hosts
-    return LOCAL_HOSTS if is_local_only(config) else ("*",)
+    return ("*",) if config.basic_auth is not None else LOCAL_HOSTS
 
 
 def basic_auth_matches(header: str | None, credentials: tuple[str, str]) -> bool:

@@ -130,16 +130,19 @@ def outcome_message(action: str, outcome: Outcome) -> str:
     return text
 
 
-def act_on_recurring(app: App, action: str, ids: Iterable[str]) -> str:
-    """trigger / pause / resume / remove each recurring job; a message saying what happened."""
+def act_on_recurring(app: App, action: str, ids: Iterable[str]) -> tuple[str, list[str]]:
+    """trigger / pause / resume / remove each recurring job: a message saying what happened,
+    and the ids of the jobs a trigger created (the flash message links them)."""
     if action not in RECURRING_ACTIONS:
         raise ValueError(f"unknown recurring action {action!r}")
     done: list[str] = []
+    created: list[str] = []
     missing = 0
     for recurring_id in dict.fromkeys(ids):
         if action == "trigger":
             try:
-                done.append(app.recurring.trigger(recurring_id))
+                created.append(app.recurring.trigger(recurring_id))
+                done.append(recurring_id)
             except JobNotFoundError:
                 missing += 1
             continue
@@ -151,8 +154,6 @@ def act_on_recurring(app: App, action: str, ids: Iterable[str]) -> str:
     verbs = {"trigger": "triggered", "pause": "paused", "resume": "resumed", "remove": "removed"}
     noun = "recurring job" if len(done) == 1 else "recurring jobs"
     text = f"{len(done)} {noun} {verbs[action]}"
-    if action == "trigger" and done:
-        text += f" (new job{'s' if len(done) > 1 else ''} {', '.join(done[:10])})"
     if missing:
         text += f"; {missing} no longer existed"
-    return text + "."
+    return text + ".", created[:10]

@@ -65,7 +65,8 @@ def create_app(
     - `basic_auth=(user, password)`: HTTP Basic authentication (401 until it is given); use it
       over HTTPS only. With `authorize` as well, both must pass.
     - `allowed_hosts`: the Host names to answer to ('jobs.example.com', '*.example.com', '*');
-      default: the three local names in the local-only mode, any with a hook or basic auth.
+      default: any with `basic_auth`, else the three local names. Give them with `authorize`:
+      a hook cannot tell a DNS-rebinding page from the dashboard's own.
     - POSTs need the page's CSRF token and must come from the dashboard's own origin.
     - `read_only=True` (or a callable(request) -> bool) hides every action and rejects POSTs.
     - `secret_key` signs CSRF tokens and flash messages; give all processes of one deployment

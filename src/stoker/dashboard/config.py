@@ -31,8 +31,8 @@ class DashboardConfig:
     authorize: Authorize | None = None
     # (user, password) for HTTP Basic authentication; with it, remote clients may connect.
     basic_auth: tuple[str, str] | None = field(default=None, repr=False)
-    # Host names the dashboard answers to; None: localhost, 127.0.0.1 and [::1] in the
-    # local-only mode, any name when `authorize` or `basic_auth` decides who gets in.
+    # Host names the dashboard answers to; None: any name with `basic_auth`, else localhost,
+    # 127.0.0.1 and [::1] (see stoker.dashboard.access.allowed_hosts for why).
     allowed_hosts: tuple[str, ...] | None = None
     read_only: ReadOnly = False
     server_timeout: timedelta = timedelta(minutes=5)

@@ -49,17 +49,36 @@ def call_summary(function: str, args: str, kwargs: str, limit: int = 160) -> str
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def pretty_json(text: str) -> str:
-    """Stored JSON text indented for reading; the text itself if it is not JSON."""
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False, sort_keys=False)
-    except ValueError:
+def visible(text: str) -> str:
+    """`text` with every invisible character (bidi overrides such as U+202E, zero-width and
+    other format or control characters) written as a \\uXXXX escape, so that what is shown is
+    what is stored: a right-to-left override cannot reorder the text around it. JSON strings
+    only hold such characters inside quotes, where the escape means the same character."""
+    if text.isprintable():
         return text
+    return "".join(ch if ch == "\n" or ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    high, low = divmod(code - 0x10000, 0x400)
+    return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
+
+
+def pretty_json(text: str) -> str:
+    """Stored JSON text indented for reading (invisible characters escaped); the text itself
+    if it is not JSON."""
+    try:
+        return visible(json.dumps(json.loads(text), indent=2, ensure_ascii=False))
+    except ValueError:
+        return visible(text)
 
 
 def pretty_value(value: Any) -> str:
     try:
-        return json.dumps(value, indent=2, ensure_ascii=False)
+        return visible(json.dumps(value, indent=2, ensure_ascii=False))
     except (TypeError, ValueError):
         return repr(value)
 

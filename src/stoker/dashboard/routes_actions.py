@@ -140,9 +140,11 @@ async def recurring_action(request: Request) -> Response:
     fallback = f"{root_of(request)}/recurring"
     if not ids:
         return _redirect(request, form, fallback, "warning", "No recurring jobs were selected.")
-    text = await run_in_threadpool(act_on_recurring, config_of(request).app, action, ids)
+    text, created = await run_in_threadpool(act_on_recurring, config_of(request).app, action, ids)
     kind = "warning" if "no longer existed" in text else "success"
-    return _redirect(request, form, fallback, kind, text)
+    response = RedirectResponse(safe_back_url(request, form.get("back"), fallback), 303)
+    set_flash(request, response, kind, text, job_ids=created)
+    return response
 
 
 ROUTES = [

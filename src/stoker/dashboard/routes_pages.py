@@ -8,10 +8,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from stoker.dashboard import stats
-from stoker.dashboard.params import ListQuery, state_from_slug
-from stoker.dashboard.render import nav_counts, render, root_of
+from stoker.dashboard.lookup import find_job, matching_recurring
+from stoker.dashboard.params import ListQuery, clean_text, state_from_slug
+from stoker.dashboard.render import job_url, nav_counts, render, root_of
 from stoker.dashboard.security import config_of
-from stoker.dashboard.system import recurring_rows, scan_retries, server_rows
+from stoker.dashboard.system import queue_rows, recurring_rows, scan_retries, server_rows
 from stoker.dashboard.views import STATE_ACTIONS, details_view, list_page
 from stoker.storage.base import STATE_NAMES
 
@@ -30,7 +31,7 @@ def overview(request: Request) -> Response:
         totals=stats.totals(storage),
         hourly=stats.chart(series["hourly"]),
         daily=stats.chart(series["daily"]),
-        queues=sorted(storage.queue_lengths().items()),
+        queues=queue_rows(storage),
     )
 
 
@@ -43,7 +44,7 @@ def job_list(request: Request) -> Response:
     query = ListQuery.parse(state, request.query_params)
     storage = config_of(request).app.storage
     page = list_page(storage, query)
-    queues = sorted(storage.queue_lengths().items()) if state == "Enqueued" else []
+    queues = queue_rows(storage) if state == "Enqueued" else []
     return render(
         request,
         "jobs.html",
@@ -82,7 +83,23 @@ def retries(request: Request) -> Response:
 
 def recurring(request: Request) -> Response:
     storage = config_of(request).app.storage
-    return render(request, "recurring.html", page="recurring", rows=recurring_rows(storage))
+    search = clean_text(request.query_params.get("q"))
+    rows = recurring_rows(storage)
+    shown = matching_recurring(rows, search)
+    return render(
+        request, "recurring.html", page="recurring", rows=shown, total=len(rows), search=search
+    )
+
+
+def lookup(request: Request) -> Response:
+    """The top bar's lookup: straight to the job whose id it is, else matches in every state."""
+    text = clean_text(request.query_params.get("q"))
+    if text is None:
+        return render(request, "search.html", page="search", lookup=None)
+    found = find_job(config_of(request).app.storage, text)
+    if found.job_id is not None:
+        return RedirectResponse(job_url(root_of(request), found.job_id), status_code=303)
+    return render(request, "search.html", page="search", lookup=found)
 
 
 def servers(request: Request) -> Response:
@@ -122,6 +139,7 @@ ROUTES = [
     Route("/job/{job_id:path}", job_details, name="job"),
     Route("/retries", retries, name="retries"),
     Route("/recurring", recurring, name="recurring"),
+    Route("/search", lookup, name="search"),
     Route("/servers", servers, name="servers"),
 ]
 

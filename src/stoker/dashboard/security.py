@@ -8,6 +8,7 @@ import hmac
 import html
 import json
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -171,19 +172,28 @@ async def checked_form(request: Request) -> FormData:
 
 
 # --- flash messages: one signed cookie read by the next page ----------------------------------
-def set_flash(request: Request, response: Response, kind: str, text: str) -> None:
-    token = sign(config_of(request).secret_key, "flash", {"kind": kind, "text": text[:1000]})
+def set_flash(
+    request: Request, response: Response, kind: str, text: str, job_ids: Sequence[str] = ()
+) -> None:
+    """Leave a message for the next page; `job_ids` (jobs the action created) become links."""
+    payload = {"kind": kind, "text": text[:1000], "job_ids": [str(i)[:40] for i in job_ids[:10]]}
+    token = sign(config_of(request).secret_key, "flash", payload)
     response.set_cookie(
         FLASH_COOKIE, token, path=cookie_path(request), httponly=True, samesite="strict"
     )
 
 
-def read_flash(request: Request) -> dict[str, str] | None:
+def read_flash(request: Request) -> dict[str, Any] | None:
     """The message a POST left for this page (signed, so nobody can plant text in it)."""
     payload = unsign(config_of(request).secret_key, "flash", request.cookies.get(FLASH_COOKIE))
     if not isinstance(payload, dict):
         return None
-    return {"kind": str(payload.get("kind", "info")), "text": str(payload.get("text", ""))}
+    job_ids = payload.get("job_ids")
+    return {
+        "kind": str(payload.get("kind", "info")),
+        "text": str(payload.get("text", "")),
+        "job_ids": [str(i) for i in job_ids] if isinstance(job_ids, list) else [],
+    }
 
 
 def clear_flash(request: Request, response: Response) -> None:

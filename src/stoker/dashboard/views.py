@@ -228,6 +228,9 @@ class DetailsView:
     continuations: tuple[tuple[str, str | None], ...]  # (id, state or None if gone)
     parent_state: str | None
     actions: tuple[tuple[str, str], ...]
+    # Deleted straight out of Processing: its code may still be running, so a requeue could
+    # run it twice at once (the confirmation says so).
+    stopped_while_running: bool = False
 
 
 def details_view(monitor: Monitor, job_id: str) -> DetailsView | None:
@@ -251,6 +254,9 @@ def details_view(monitor: Monitor, job_id: str) -> DetailsView | None:
         ),
         parent_state=states[job.parent_id][0] if job.parent_id in states else None,
         actions=STATE_ACTIONS.get(job.state.name, ()),
+        stopped_while_running=job.state.name == "Deleted"
+        and len(found.history) >= 2
+        and found.history[-2].name == "Processing",
     )
 
 

@@ -15,75 +15,154 @@ from typing import Any
 
 from stoker.context import JobContext, bind, unbind
 from stoker.errors import JobCancelledError, JobTimeoutError
+from stoker.interrupts import bind_guard, unbind_guard
 
 # Seconds between interrupts of a sync job that goes on after its timeout (it caught the
 # exception, or was inside C code that swallowed it).
 REINTERRUPT_INTERVAL = 1.0
+# Python calls that give a pending asynchronous exception its chance to be raised (the
+# interpreter checks for one when a Python function starts); see _take_pending.
+_CHECKPOINTS = 100
+
+
+class _Flush(BaseException):
+    """Sent to a worker's own thread to take back a timeout interrupt that may be pending."""
+
+
+def _checkpoint() -> None:
+    return None
+
+
+def _set_async_exc(thread_id: int, exc_type: type[BaseException] | None) -> None:
+    # NULL (None) clears a pending exception. More than one thread state changed would be a
+    # CPython bug; the documented remedy is to call again with NULL.
+    changed = ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(exc_type) if exc_type else None
+    )
+    if changed > 1:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
+
+
+def _take_pending() -> None:
+    """Discard a timeout interrupt sent to this thread and not raised yet.
+
+    Replacing it with our own exception and catching that is better than clearing it with
+    NULL: on CPython 3.11 and 3.12 a NULL clear leaves the interpreter's "asynchronous
+    exception" flag set, which slows every thread until another one is raised."""
+    try:
+        # Raised as soon as the interpreter looks, often on the way back from this very call.
+        _set_async_exc(threading.get_ident(), _Flush)
+        for _ in range(_CHECKPOINTS):
+            _checkpoint()
+    except _Flush:
+        return
+    _set_async_exc(threading.get_ident(), None)  # not raised (another interpreter): clear
 
 
 @dataclass
 class RunningJob:
-    """A job in flight, as the supervisor sees it (for timeouts and cancellation)."""
+    """A job in flight, as the supervisor sees it (for timeouts and cancellation).
+
+    The supervisor sends a timeout interrupt only under `lock`, only while the call is not
+    `done` and no shield is up; `finish` and `raise_shield` take back one that is still
+    pending, under the same lock. So an interrupt reaches the job's own code, never the
+    worker's bookkeeping after the call nor stoker's storage work inside it."""
 
     context: JobContext
     state_id: int
     thread_id: int
-    deadline: float | None  # time.monotonic() value, None without timeout
+    timeout: float | None  # seconds, None without timeout
+    deadline: float | None = None  # time.monotonic() value, set when the call starts
     lock: threading.Lock = field(default_factory=threading.Lock)
     done: bool = False
     timed_out: bool = False
     future: Future[Any] | None = None
     last_interrupt: float | None = None
+    pending: bool = False  # an interrupt was sent and may not have been raised yet
+    shields: int = 0
+    held: bool = False  # an interrupt fell due while a shield was up
+
+    def start(self, future: Future[Any] | None = None) -> None:
+        """The call begins now: its deadline runs from here."""
+        with self.lock:
+            self.future = future
+            if self.timeout is not None:
+                self.deadline = time.monotonic() + self.timeout
 
     def enforce_deadline(self, now: float) -> bool:
         """Interrupt the job if it is past its deadline: at once, then every
         REINTERRUPT_INTERVAL while it goes on. True the first time (the job just timed out)."""
-        if self.deadline is None or now < self.deadline or self.done:
-            return False
-        first = not self.timed_out
-        if first:
-            self.timed_out = True
-            self.context.cancel()
-        elif self.future is not None or now - (self.last_interrupt or now) < REINTERRUPT_INTERVAL:
-            return False  # an async job was cancelled once, for good
-        self.last_interrupt = now
-        self.interrupt(JobTimeoutError)
-        return first
+        with self.lock:
+            if self.deadline is None or now < self.deadline or self.done:
+                return False
+            first = not self.timed_out
+            if first:
+                self.timed_out = True
+                self.context.cancel()
+            elif (
+                self.future is not None or now - (self.last_interrupt or now) < REINTERRUPT_INTERVAL
+            ):
+                return False  # an async job was cancelled once, for good
+            self.last_interrupt = now
+            self._interrupt_locked(JobTimeoutError)
+            return first
 
     def interrupt(self, exc_type: type[BaseException]) -> None:
-        """Raise `exc_type` inside the worker thread running a sync job.
-
-        Sent only under `lock` while `done` is false, and `finish` clears a pending one under
-        the same lock: an interrupt never reaches the worker after the job's call is over, in
-        its own bookkeeping or in the next job.
-        """
+        """Raise `exc_type` inside the job (cancel the task of an async job)."""
         with self.lock:
-            if self.done:
-                return
-            if self.future is not None:
-                self.future.cancel()
-                return
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(self.thread_id), ctypes.py_object(exc_type)
-            )
+            if not self.done:
+                self._interrupt_locked(exc_type)
+
+    def _interrupt_locked(self, exc_type: type[BaseException]) -> None:
+        if self.future is not None:
+            self.future.cancel()
+        elif self.shields:
+            self.held = True
+        else:
+            self.pending = True
+            _set_async_exc(self.thread_id, exc_type)
+
+    def landed(self) -> None:
+        """The worker caught the interrupt: nothing is pending any more."""
+        with self.lock:
+            self.pending = False
 
     def finish(self) -> None:
-        """Mark the call over (from the worker thread). A job that returns after its deadline
+        """Mark the call over (in the worker thread). A job that returns after its deadline
         counts as timed out even if the supervisor had not looked yet."""
-        while True:
-            try:
-                with self.lock:
-                    if self.deadline is not None and time.monotonic() >= self.deadline:
-                        self.timed_out = True
-                    self.done = True
-                    if self.last_interrupt is not None and self.future is None:
-                        # NULL clears an interrupt sent but not yet raised in this thread.
-                        ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                            ctypes.c_ulong(self.thread_id), None
-                        )
-                return
-            except JobTimeoutError:
-                continue  # an interrupt sent just before landed here: the call is over anyway
+        with self.lock:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                self.timed_out = True
+            self.done = True
+            if self.pending and self.future is None:
+                self.pending = False
+                _take_pending()
+
+    def raise_shield(self) -> None:
+        with self.lock:
+            self.shields += 1
+            if self.pending and self.future is None:
+                self.pending, self.held = False, True
+                _take_pending()
+
+    def lower_shield(self) -> None:
+        with self.lock:
+            self.shields -= 1
+            deliver = not self.shields and self.held and not self.done
+            if deliver:
+                self.held = False
+        if deliver:
+            raise JobTimeoutError(_timeout_message(self))
+
+
+def settle(running: RunningJob) -> None:
+    """`running.finish()`, even if an interrupt sent just before strikes while it starts."""
+    while True:
+        try:
+            running.finish()
+            return
+        except JobTimeoutError:
+            continue  # the call is over either way; finish() takes back any later one
 
 
 class AsyncLoop:
@@ -121,25 +200,35 @@ def run_job(
     """Call the job function; raise JobTimeoutError on timeout, JobCancelledError if cancelled."""
     if inspect.iscoroutinefunction(func):
         return _run_async(func, args, kwargs, running, async_loop)
-    token = bind(running.context)
+    token, guard = bind(running.context), bind_guard(running)
     try:
-        try:
-            result = func(*args, **kwargs)
-        except BaseException as exc:
-            running.finish()
-            if running.timed_out:  # whatever it raised, it did so after its time was up
-                cause = None if isinstance(exc, JobTimeoutError) else exc
-                raise JobTimeoutError(_timeout_message(running)) from cause
-            raise
-        running.finish()
-        if running.timed_out:  # it caught the interrupt, or returned just past its deadline
-            raise JobTimeoutError(_timeout_message(running) + "; its return value is dropped")
-        if inspect.iscoroutine(result):  # a sync wrapper that returned a coroutine
-            result.close()
-            raise TypeError(f"{func!r} returned a coroutine; declare it `async def`")
-        return result
+        return _call_sync(func, args, kwargs, running)
     finally:
+        unbind_guard(guard)
         unbind(token)
+
+
+def _call_sync(
+    func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], running: RunningJob
+) -> Any:
+    try:
+        running.start()
+        result = func(*args, **kwargs)
+    except BaseException as exc:
+        if isinstance(exc, JobTimeoutError):
+            running.landed()
+        settle(running)
+        if running.timed_out:  # whatever it raised, it did so after its time was up
+            cause = None if isinstance(exc, JobTimeoutError) else exc
+            raise JobTimeoutError(_timeout_message(running)) from cause
+        raise
+    settle(running)
+    if running.timed_out:  # it caught the interrupt, or returned just past its deadline
+        raise JobTimeoutError(_timeout_message(running) + "; its return value is dropped")
+    if inspect.iscoroutine(result):  # a sync wrapper that returned a coroutine
+        result.close()
+        raise TypeError(f"{func!r} returned a coroutine; declare it `async def`")
+    return result
 
 
 def _run_async(
@@ -153,11 +242,11 @@ def _run_async(
         bind(running.context)  # each task runs in its own copy of the context
         return await func(*args, **kwargs)
 
-    with running.lock:
-        future = asyncio.run_coroutine_threadsafe(wrapper(), async_loop.loop())
-        running.future = future
+    # The future is known before the deadline starts: a timeout always cancels the task.
+    running.start(asyncio.run_coroutine_threadsafe(wrapper(), async_loop.loop()))
+    assert running.future is not None
     try:
-        result = future.result()
+        result = running.future.result()
     except (FutureCancelledError, asyncio.CancelledError):
         running.finish()
         if running.timed_out:
@@ -179,6 +268,7 @@ def _timeout_message(running: RunningJob) -> str:
     return f"job {running.context.id} ran longer than its timeout of {limit} s"
 
 
-def deadline_for(params: dict[str, Any] | Any) -> float | None:
+def timeout_of(params: dict[str, Any] | Any) -> float | None:
+    """The job's timeout in seconds (its `timeout_s` parameter), None without one."""
     timeout = params.get("timeout_s") if hasattr(params, "get") else None
-    return time.monotonic() + float(timeout) if timeout else None
+    return float(timeout) if timeout else None

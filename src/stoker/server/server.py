@@ -16,7 +16,7 @@ from stoker.server import background
 from stoker.server.isolation import CrashIsolation
 from stoker.server.options import ServerOptions
 from stoker.server.outage import OutageReporter
-from stoker.server.runner import AsyncLoop, RunningJob
+from stoker.server.runner import AsyncLoop, RunningJob, settle
 from stoker.server.watchdog import Watchdog
 from stoker.server.worker import Worker
 from stoker.states import Enqueued
@@ -179,7 +179,7 @@ class Server:
             self._running[running.thread_id] = running
 
     def untrack(self, running: RunningJob) -> None:
-        running.finish()  # no timeout interrupt may reach the worker after this point
+        settle(running)  # no timeout interrupt may reach the worker after this point
         with self._running_lock:
             self._running.pop(running.thread_id, None)
 

@@ -19,7 +19,7 @@ from stoker.errors import (
 )
 from stoker.jobs import check_allowed, is_marked, resolve
 from stoker.server.outage import Backoff
-from stoker.server.runner import RunningJob, deadline_for, run_job
+from stoker.server.runner import RunningJob, run_job, timeout_of
 from stoker.state_machine import FetchRequest
 from stoker.states import Enqueued, Failed, State, Succeeded
 from stoker.storage.base import Claim, FetchedJob
@@ -162,7 +162,7 @@ class Worker(threading.Thread):
             clock=server.clock,
         )
         running = RunningJob(
-            context, fetched.state_id, threading.get_ident(), deadline_for(fetched.params)
+            context, fetched.state_id, threading.get_ident(), timeout_of(fetched.params)
         )
         crashes = int(fetched.params.get("crashes", 0))
         if crashes >= server.options.max_crashes:

@@ -223,8 +223,12 @@ class Monitor(Protocol):
         offset: int = 0,
         limit: int = 50,
         newest_first: bool = True,
+        by_due: bool = False,
     ) -> list[JobRecord]:
-        """Jobs in `state`, ordered by the time they entered it; `search` is `search_jobs`'s."""
+        """Jobs in `state`, ordered by the time they entered it; `search` is `search_jobs`'s.
+        `newest_first` means descending by the sort key. With `by_due` the key is the due time
+        (run_at) of Scheduled jobs, ties by id ascending in both directions: soonest first
+        unless `newest_first`. `by_due` with another state or with a search is a ValueError."""
         ...
 
     def count_jobs(self, state: str, *, queue: str | None = None, search: str | None = None) -> int:

@@ -18,7 +18,8 @@ from stoker.storage.base import (
     ServerRecord,
     StateRecord,
 )
-from stoker.storage.postgres_db import PostgresBase, parse_job_id
+from stoker.storage.due import check_by_due, latest_first
+from stoker.storage.postgres_db import Conn, PostgresBase, parse_job_id
 from stoker.storage.search import (
     SearchedPages,
     like_pattern,
@@ -127,9 +128,36 @@ def _search_id_query(queue: bool) -> str:
     return query.format(where=_where(queue)).as_string()
 
 
+# Scheduled jobs by due time (list_jobs by_due=True, see stoker.storage.due): keys (run_at, id)
+# from the partial index job_scheduled (run_at, id) WHERE state = 'Scheduled', an index-only
+# range in either direction; the page's rows are then read by id. There is no per-queue due
+# index: with a queue, the same ranges check each job's queue in the heap and stop at
+# offset + limit matches, so a page reads the Scheduled jobs of every queue listed up to its
+# last due time, not the whole schedule (unless the queue's jobs come last).
+_DUE = "k.state = 'Scheduled'"
+_DUE_QUEUE = "k.state = 'Scheduled' AND k.queue = %(queue)s"
+_DUE_ORDER = {False: "k.run_at, k.id", True: "k.run_at DESC, k.id DESC"}
+_DUE_SQL = {
+    "keys": "SELECT k.run_at, k.id FROM {{s}}.job AS k WHERE {where} ORDER BY {order} "
+    "OFFSET %(offset)s LIMIT %(limit)s",
+    "later": "SELECT count(*) FROM {{s}}.job AS k WHERE {where} AND k.run_at > %(due)s",
+    "tied": "SELECT k.id FROM {{s}}.job AS k WHERE {where} AND k.run_at = %(due)s "
+    "ORDER BY k.id OFFSET %(skip)s LIMIT %(count)s",
+}
+
+
+def _due_query(kind: str, queue: bool, latest: bool = False) -> str:
+    query = sql.SQL(_DUE_SQL[kind])
+    where = sql.SQL(_DUE_QUEUE if queue else _DUE)
+    return query.format(where=where, order=sql.SQL(_DUE_ORDER[latest])).as_string()
+
+
 for _queue in (False, True):
     for _newest in (False, True):
         MONITOR_QUERIES[f"list_{_queue}_{_newest}"] = _list_query(_queue, _newest)
+        MONITOR_QUERIES[f"due_keys_{_queue}_{_newest}"] = _due_query("keys", _queue, _newest)
+    MONITOR_QUERIES[f"due_later_{_queue}"] = _due_query("later", _queue)
+    MONITOR_QUERIES[f"due_tied_{_queue}"] = _due_query("tied", _queue)
     MONITOR_QUERIES[f"search_{_queue}"] = _search_query(_queue)
     MONITOR_QUERIES[f"search_id_{_queue}"] = _search_id_query(_queue)
 MONITOR_QUERIES["jobs_by_ids"] = """
@@ -199,7 +227,11 @@ class MonitorReads(SearchedPages, PostgresBase):
         offset: int = 0,
         limit: int = 50,
         newest_first: bool = True,
+        by_due: bool = False,
     ) -> list[JobRecord]:
+        if by_due:
+            check_by_due(state, search)
+            return self._due_page(queue, max(0, offset), max(0, limit), newest_first)
         if search:
             ids = page_of(self._search_ids(state, queue, search), offset, limit, newest_first)
             return self._records_by_ids(ids)
@@ -235,6 +267,38 @@ class MonitorReads(SearchedPages, PostgresBase):
         rows = self._fetchall("jobs_by_ids", {"ids": [int(job_id) for job_id in ids]})
         found = {str(row[0]): _job_record(row) for row in rows}
         return [found[job_id] for job_id in ids if job_id in found]
+
+    def _due_page(
+        self, queue: str | None, offset: int, limit: int, latest: bool
+    ) -> list[JobRecord]:
+        """A page of Scheduled jobs by due time (see stoker.storage.due): all its reads in one
+        REPEATABLE READ transaction, so every one of them sees the same jobs."""
+        if not limit:
+            return []
+        params: dict[str, Any] = {"queue": queue, "offset": offset, "limit": limit}
+        has_queue = queue is not None
+
+        def read(conn: Conn) -> list[JobRecord]:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            keys = conn.execute(self._q[f"due_keys_{has_queue}_{latest}"], params).fetchall()
+            ids = [job_id for _, job_id in keys]
+            if latest:
+                later, tied = self._q[f"due_later_{has_queue}"], self._q[f"due_tied_{has_queue}"]
+
+                def count_later(due: datetime) -> int:
+                    row = conn.execute(later, {**params, "due": due}).fetchone()
+                    return int(row[0]) if row else 0
+
+                def ids_due_at(due: datetime, skip: int, count: int) -> list[int]:
+                    values = {**params, "due": due, "skip": skip, "count": count}
+                    return [row[0] for row in conn.execute(tied, values).fetchall()]
+
+                ids = latest_first(keys, offset, count_later, ids_due_at)
+            rows = conn.execute(self._q["jobs_by_ids"], {"ids": ids}).fetchall() if ids else []
+            found = {row[0]: _job_record(row) for row in rows}
+            return [found[job_id] for job_id in ids if job_id in found]
+
+        return self._db.run(read, transaction=True)
 
     def job_details(self, job_id: str) -> JobDetails | None:
         num = parse_job_id(job_id)

@@ -18,7 +18,7 @@ prefixed by a letter giving its length ("A7", "B42"), so equal scores sort as nu
     P:queue:{queue}           zset    Enqueued members by time enqueued (fetch: ZPOPMIN)
     P:queues                  set     names of queues ever used
     P:signal:{queue}          list    wake-up tokens for BLPOP in wait_for_jobs (capped)
-    P:schedule                zset    Scheduled members by run_at
+    P:schedule                zset    Scheduled members by run_at (promotion, by_due pages)
     P:expiry                  zset    members of jobs with an expire_at, by expire_at
     P:processing:{server}     set     ids of the jobs a server is processing
     P:processing-servers      set     servers that have a processing set

@@ -14,6 +14,7 @@ from stoker.storage.base import (
     RecurringRecord,
     ServerRecord,
 )
+from stoker.storage.due import check_by_due
 from stoker.storage.redis_codec import (
     job_record,
     member_id,
@@ -22,6 +23,7 @@ from stoker.storage.redis_codec import (
     recurring_record,
     server_record,
 )
+from stoker.storage.redis_due import due_ids
 from stoker.storage.redis_search import id_match, job_parts, window_matches
 from stoker.storage.search import SearchedPages, merge_id_match, page_of
 
@@ -51,8 +53,14 @@ class RedisMonitor(SearchedPages):
         offset: int = 0,
         limit: int = 50,
         newest_first: bool = True,
+        by_due: bool = False,
     ) -> list[JobRecord]:
         offset, limit = max(offset, 0), max(limit, 0)
+        if by_due:
+            check_by_due(state, search)
+            return self._records_by_ids(
+                due_ids(self._r, self._p, queue, offset, limit, newest_first)
+            )
         if limit == 0:
             return []
         if search:

@@ -18,6 +18,7 @@ from stoker.storage.base import (
     ServerRecord,
     StateRecord,
 )
+from stoker.storage.due import check_by_due, latest_first
 from stoker.storage.search import (
     SearchedPages,
     ascii_lower,
@@ -75,6 +76,27 @@ _ID_COLUMNS = "SELECT j.id, j.state_at FROM job AS j"
 # Keys of one queue's Enqueued jobs in page order: the index job_enqueued covers them.
 ENQUEUED_KEYS = {newest: _ID_COLUMNS + _ENQUEUED_QUEUE + _ORDER[newest] for newest in (False, True)}
 SEARCH_ID = {kind: _ID_COLUMNS + where + " AND j.id = ?" for kind, where in _FILTERS.items()}
+# Scheduled jobs by due time (list_jobs by_due=True, see stoker.storage.due): keys (run_at, id)
+# straight from the partial index job_run_at, which holds exactly the Scheduled jobs (run_at is
+# NULL in every other state), in index order both ways. There is no per-queue due index: with a
+# queue, the same ranges check each job's queue in its row and stop at offset + limit matches,
+# so a page reads the Scheduled jobs of every queue listed up to its last due time, not the
+# whole schedule (unless the queue's jobs come last).
+_DUE = {False: " WHERE j.run_at IS NOT NULL", True: " WHERE j.run_at IS NOT NULL AND j.queue = ?"}
+_DUE_ORDER = {False: " ORDER BY j.run_at, j.id", True: " ORDER BY j.run_at DESC, j.id DESC"}
+_DUE_KEYS = "SELECT j.run_at, j.id FROM job AS j"
+DUE_KEYS = {
+    (queue, latest): _DUE_KEYS + where + _DUE_ORDER[latest] + " LIMIT ? OFFSET ?"
+    for queue, where in _DUE.items()
+    for latest in (False, True)
+}
+_DUE_COUNT = "SELECT count(*) FROM job AS j"
+DUE_LATER = {queue: _DUE_COUNT + where + " AND j.run_at > ?" for queue, where in _DUE.items()}
+_DUE_IDS = "SELECT j.id FROM job AS j"
+DUE_TIED = {
+    queue: _DUE_IDS + where + " AND j.run_at = ? ORDER BY j.id LIMIT ? OFFSET ?"
+    for queue, where in _DUE.items()
+}
 _JSON_IDS = "SELECT value FROM json_each(?)"
 JOBS_BY_IDS = _JOB_COLUMNS + " WHERE j.id IN (" + _JSON_IDS + ")"
 JOB = _JOB_COLUMNS + " WHERE j.id = ?"
@@ -132,6 +154,13 @@ def _filter(state: str, queue: str | None) -> tuple[str, list[Any]]:
     return ("state", [state]) if queue is None else ("state_queue", [state, queue])
 
 
+def _rows_by_ids(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Any]:
+    """The job rows of `ids`, in this order (ids no longer stored are left out)."""
+    rows = conn.execute(JOBS_BY_IDS, (json.dumps(list(ids)),)).fetchall()
+    by_id = {row[0]: row for row in rows}
+    return [by_id[job_id] for job_id in ids if job_id in by_id]
+
+
 class MonitorReads(SearchedPages):
     """Monitor: read-only, lock-free in WAL (readers never wait for writers)."""
 
@@ -158,8 +187,12 @@ class MonitorReads(SearchedPages):
         offset: int = 0,
         limit: int = 50,
         newest_first: bool = True,
+        by_due: bool = False,
     ) -> list[JobRecord]:
         offset, limit = max(0, offset), max(0, limit)
+        if by_due:
+            check_by_due(state, search)
+            return [_job_record(row) for row in self._due_page(queue, offset, limit, newest_first)]
         if search:
             ids = page_of(self._search_ids(state, queue, search), offset, limit, newest_first)
             return self._records_by_ids(ids)
@@ -211,9 +244,29 @@ class MonitorReads(SearchedPages):
             ranges = [conn.execute(sql, (queue, offset + limit, 0)).fetchall() for queue in queues]
             merged = heapq.merge(*ranges, key=_key_order, reverse=newest_first)
             ids = [row[0] for row in islice(merged, offset, offset + limit)]
-            rows = conn.execute(JOBS_BY_IDS, (json.dumps(ids),)).fetchall()
-            by_id = {row[0]: row for row in rows}
-            return [by_id[job_id] for job_id in ids if job_id in by_id]
+            return _rows_by_ids(conn, ids)
+
+        return self._db.snapshot_read(read)
+
+    def _due_page(self, queue: str | None, offset: int, limit: int, latest: bool) -> list[Any]:
+        """A page of Scheduled jobs by due time (see stoker.storage.due), in one snapshot."""
+        if not limit:
+            return []
+        has_queue, values = queue is not None, [] if queue is None else [queue]
+
+        def read(conn: sqlite3.Connection) -> list[Any]:
+            keys = conn.execute(DUE_KEYS[(has_queue, latest)], [*values, limit, offset]).fetchall()
+            if not latest:
+                return _rows_by_ids(conn, [job_id for _, job_id in keys])
+
+            def count_later(due: int) -> int:
+                return int(conn.execute(DUE_LATER[has_queue], [*values, due]).fetchone()[0])
+
+            def tied(due: int, skip: int, count: int) -> list[int]:
+                rows = conn.execute(DUE_TIED[has_queue], [*values, due, count, skip]).fetchall()
+                return [row[0] for row in rows]
+
+            return _rows_by_ids(conn, latest_first(keys, offset, count_later, tied))
 
         return self._db.snapshot_read(read)
 

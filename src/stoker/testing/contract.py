@@ -6,7 +6,11 @@ from stoker.testing.contract_continuations import ContinuationsContract, Schedul
 from stoker.testing.contract_fetch import FetchContract, WaitForJobsContract
 from stoker.testing.contract_finish import FinishAndFetchContract
 from stoker.testing.contract_jobs import CreateJobsContract, JobExtrasContract
-from stoker.testing.contract_monitor import ListJobsContract, QueueLengthsContract
+from stoker.testing.contract_monitor import (
+    DueOrderContract,
+    ListJobsContract,
+    QueueLengthsContract,
+)
 from stoker.testing.contract_recurring import FireRecurringContract, RecurringContract
 from stoker.testing.contract_servers import (
     ClaimedJobsContract,
@@ -38,6 +42,7 @@ class StorageContract(
     LocksContract,
     QueueLengthsContract,
     ListJobsContract,
+    DueOrderContract,
 ):
     """Every semantic of `stoker.storage.base`, as tests any storage must pass unchanged.
 

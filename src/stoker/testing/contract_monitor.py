@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from stoker.states import Deleted, Scheduled
 from stoker.storage.base import Storage
 from stoker.testing.contract_support import (
     ContractSupport,
     assert_same,
     at,
+    change,
     create,
     details,
     fetch_id,
@@ -24,9 +26,16 @@ def _ids(
     offset: int = 0,
     limit: int = 50,
     newest_first: bool = True,
+    by_due: bool = False,
 ) -> list[str]:
     listed = storage.list_jobs(
-        state, queue=queue, search=search, offset=offset, limit=limit, newest_first=newest_first
+        state,
+        queue=queue,
+        search=search,
+        offset=offset,
+        limit=limit,
+        newest_first=newest_first,
+        by_due=by_due,
     )
     return [job.id for job in listed]
 
@@ -124,3 +133,107 @@ class ListJobsContract(ContractSupport):
         assert (found.total, [job.id for job in found.jobs], found.window) == (2, [newer[0]], 3)
         oldest_first = storage.search_jobs("Enqueued", old, newest_first=False)
         assert (oldest_first.total, [job.id for job in oldest_first.jobs]) == (1, [old])
+
+
+# (run_at second, queue) of the Scheduled jobs of DueOrderContract, in creation (= id) order:
+# tie groups of 4, 3 and 2 jobs, mixed queues, entered Scheduled in the reverse order.
+_DUE_PLAN = [
+    (30, "default"),
+    (10, "mail"),
+    (20, "default"),
+    (10, "default"),
+    (40, "mail"),
+    (20, "mail"),
+    (10, "default"),
+    (30, "mail"),
+    (10, "mail"),
+    (50, "default"),
+    (20, "default"),
+]
+
+
+class DueOrderContract(ContractSupport):
+    """`list_jobs("Scheduled", by_due=True)`: by run_at, ties by id ascending both ways."""
+
+    def _schedule(self, storage: Storage) -> list[tuple[int, str, str]]:
+        """(run_at second, queue, id) of each job, in creation order."""
+        jobs = []
+        for n, (run, queue) in enumerate(_DUE_PLAN):
+            job_id = create(storage, queue, state="Scheduled", run_at=at(run), created_at=at(-n))
+            jobs.append((run, queue, job_id))
+        return jobs
+
+    @staticmethod
+    def _orders(jobs: list[tuple[int, str, str]]) -> tuple[list[str], list[str]]:
+        """(soonest first, latest first) ids; `jobs` are in id order, and sorts are stable."""
+        soonest = [job_id for _, _, job_id in sorted(jobs, key=lambda job: job[0])]
+        latest = [job_id for _, _, job_id in sorted(jobs, key=lambda job: -job[0])]
+        return soonest, latest
+
+    def test_scheduled_jobs_by_due_time_ties_by_id(self, storage: Storage) -> None:
+        jobs = self._schedule(storage)
+        soonest, latest = self._orders(jobs)
+        assert _ids(storage, "Scheduled", by_due=True, newest_first=False) == soonest
+        assert _ids(storage, "Scheduled", by_due=True, newest_first=True) == latest
+        assert _ids(storage, "Scheduled", by_due=True) == latest
+        entered = [job_id for _, _, job_id in jobs]  # entered Scheduled newest first
+        assert _ids(storage, "Scheduled") == entered
+        first = storage.list_jobs("Scheduled", by_due=True, newest_first=False, limit=1)
+        assert_same(first, [details(storage, soonest[0]).job])
+
+    def test_due_pages_cut_anywhere_through_tie_groups(self, storage: Storage) -> None:
+        soonest, latest = self._orders(self._schedule(storage))
+        for newest_first, expected in ((False, soonest), (True, latest)):
+            for offset in range(len(expected) + 2):
+                for limit in (1, 2, 3, 5, 50):
+                    page = _ids(
+                        storage,
+                        "Scheduled",
+                        by_due=True,
+                        newest_first=newest_first,
+                        offset=offset,
+                        limit=limit,
+                    )
+                    assert page == expected[offset : offset + limit], (newest_first, offset)
+        assert _ids(storage, "Scheduled", by_due=True, limit=0) == []
+
+    def test_due_order_filtered_by_queue(self, storage: Storage) -> None:
+        jobs = self._schedule(storage)
+        soonest, latest = self._orders([job for job in jobs if job[1] == "mail"])
+        for newest_first, expected in ((False, soonest), (True, latest)):
+            mail = _ids(storage, "Scheduled", queue="mail", by_due=True, newest_first=newest_first)
+            assert mail == expected
+            for offset in range(len(expected) + 1):
+                page = _ids(
+                    storage,
+                    "Scheduled",
+                    queue="mail",
+                    by_due=True,
+                    newest_first=newest_first,
+                    offset=offset,
+                    limit=2,
+                )
+                assert page == expected[offset : offset + 2], (newest_first, offset)
+        assert _ids(storage, "Scheduled", queue="nothing", by_due=True) == []
+
+    def test_by_due_is_for_scheduled_jobs_without_search(self, storage: Storage) -> None:
+        create(storage, state="Scheduled", run_at=at(10))
+        with pytest.raises(ValueError, match="Scheduled"):
+            storage.list_jobs("Enqueued", by_due=True)
+        with pytest.raises(ValueError, match="search"):
+            storage.list_jobs("Scheduled", search="work", by_due=True)
+
+    def test_jobs_leaving_or_entering_scheduled(self, storage: Storage) -> None:
+        jobs = self._schedule(storage)
+        assert storage.enqueue_due_scheduled(at(15), 100) == 4  # the four due at 10
+        deleted = next(job_id for run, _, job_id in jobs if run == 30)
+        assert change(storage, deleted, Deleted(), at(16), expected_states=("Scheduled",))
+        again = create(storage, "mail")  # an Enqueued job scheduled again, due at 20
+        assert change(storage, again, Scheduled(enqueue_at=at(20)), at(17), run_at=at(20))
+        remaining = [job for job in jobs if job[0] > 10 and job[2] != deleted]
+        remaining.append((20, "mail", again))  # the newest id: still in id order
+        soonest, latest = self._orders(remaining)
+        assert _ids(storage, "Scheduled", by_due=True, newest_first=False) == soonest
+        assert _ids(storage, "Scheduled", by_due=True, offset=1, limit=4) == latest[1:5]
+        mail = [job for job in remaining if job[1] == "mail"]
+        assert _ids(storage, "Scheduled", queue="mail", by_due=True) == self._orders(mail)[1]

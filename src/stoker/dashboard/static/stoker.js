@@ -1,5 +1,6 @@
-/* stoker dashboard: theme switch, selection, confirmations, live counters, realtime chart,
-   live progress and log of a running job. No dependencies, no build step. */
+/* stoker dashboard: theme switch, menu, local times, selection, confirmations, live counters,
+   realtime chart, live progress of running jobs and the log of one. No dependencies, no build
+   step. Everything works without it but the live parts and the confirmations. */
 (function () {
   "use strict";
 
@@ -23,6 +24,42 @@
       try { window.localStorage.setItem("stoker-theme", next); } catch (e) { /* ignore */ }
     });
   }
+
+  /* ---- navigation menu on narrow screens ----------------------------------------------------- */
+  var menu = $("#menu-toggle"), topbar = $("#topbar");
+  if (menu && topbar) {
+    menu.addEventListener("click", function () {
+      var open = !topbar.classList.contains("open");
+      topbar.classList.toggle("open", open);
+      menu.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
+  /* ---- times in the browser's time zone, UTC on hover ---------------------------------------- */
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function localText(date, withDate) {
+    var time = pad(date.getHours()) + ":" + pad(date.getMinutes()) + ":" + pad(date.getSeconds());
+    if (!withDate) { return time; }
+    return date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) + " " + time;
+  }
+  function zoneName() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return ""; }
+  }
+  function utcText(date) { return date.toISOString().replace("T", " ").slice(0, 19) + " UTC"; }
+  function localizeTimes(scope) {
+    var zone = zoneName();
+    $all("time[datetime]", scope).forEach(function (element) {
+      if (element.hasAttribute("data-localized")) { return; }
+      var date = new Date(element.getAttribute("datetime"));
+      if (isNaN(date.getTime())) { return; }
+      var kind = element.getAttribute("data-time");  // "absolute", "clock" or relative (none)
+      if (kind === "absolute") { element.textContent = localText(date, true) + (zone ? " " + zone : ""); }
+      if (kind === "clock") { element.textContent = localText(date, false); }
+      element.title = (kind ? "" : localText(date, true) + (zone ? " " + zone : "") + " · ") + utcText(date);
+      element.setAttribute("data-localized", "");
+    });
+  }
+  localizeTimes(document);
 
   /* ---- selection and confirmations ---------------------------------------------------------- */
   $all("form.selection").forEach(function (form) {
@@ -199,8 +236,10 @@
           var item = document.createElement("li");
           var time = document.createElement("time");
           time.setAttribute("datetime", line.created_at);
+          time.setAttribute("data-time", "clock");
           time.textContent = line.created_at.slice(11, 19);
           item.appendChild(time);
+          localizeTimes(item);
           item.appendChild(document.createTextNode(" " + line.message));
           log.appendChild(item);
         });
@@ -210,8 +249,39 @@
     }).catch(function () { setLive(false); });
   }
 
+  /* ---- the Processing list: progress of each running job, live ----------------------------- */
+  var processing = body.getAttribute("data-page") === "jobs" && $("#jobs-table[data-state=Processing]");
+  function pollProcessing() {
+    if (!processing || document.hidden) { return; }
+    getJSON("/api/jobs/processing" + window.location.search).then(function (data) {
+      var running = {};
+      data.jobs.forEach(function (item) { running[item.id] = item; });
+      $all("tr[data-job-id]", processing).forEach(function (row) {
+        var item = running[row.getAttribute("data-job-id")];
+        var cell = $("td.job-progress", row);
+        row.classList.toggle("finished", !item);
+        if (!item || !cell || item.progress === null) { return; }
+        var percent = Math.round(item.progress * 100);
+        var bar = $("progress", cell);
+        if (!bar) {
+          while (cell.firstChild) { cell.removeChild(cell.firstChild); }
+          bar = document.createElement("progress");
+          bar.max = 100;
+          cell.appendChild(bar);
+          cell.appendChild(document.createElement("span"));
+        }
+        bar.value = percent;
+        var label = $("span", cell);
+        if (label) { label.textContent = " " + percent + "%"; }
+      });
+    }).catch(function () { setLive(false); });
+  }
+
+  var note = $("#realtime-note");
+  if (note) { note.textContent = note.getAttribute("data-collecting"); }
   pollStats();
   window.setInterval(pollStats, pollMs);
+  if (processing) { window.setInterval(pollProcessing, pollMs); }
   if (job && !FINAL[job.getAttribute("data-state")]) {
     window.setInterval(pollJob, pollMs);
   }
