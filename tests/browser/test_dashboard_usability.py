@@ -61,7 +61,11 @@ def test_on_a_phone_nothing_scrolls_sideways_and_the_menu_collapses(
         page.goto(f"{MOUNT}{path}")
         assert_no_sideways_scroll(page, path)
         assert_inside_window(page, "#theme-toggle")
-        shot(page, artifacts, "phone" + (path.replace("/", "-").split("?")[0] or "-overview"))
+        shot(
+            page,
+            artifacts,
+            "phone-" + (path.strip("/").split("?")[0].replace("/", "-") or "overview"),
+        )
     page.goto(f"{MOUNT}/")
     nav = page.locator("#mainnav")
     expect(nav).to_be_hidden()
@@ -91,7 +95,7 @@ def test_on_a_tablet_the_states_are_reachable_and_tables_fit(
         page.goto(f"{MOUNT}{path}")
         assert_no_sideways_scroll(page, path)
         assert_inside_window(page, "#theme-toggle")
-        shot(page, artifacts, "tablet" + (path.replace("/", "-") or "-overview"))
+        shot(page, artifacts, "tablet-" + (path.strip("/").replace("/", "-") or "overview"))
     expect(page.locator("#mainnav")).to_be_visible()  # no menu button at this width
     page.goto(f"{MOUNT}/jobs/enqueued")
     for state in ("Scheduled", "Failed", "Awaiting"):
@@ -157,12 +161,21 @@ def test_heading_and_pager_follow_new_jobs_and_progress_is_live(
     jobs.RELEASE.clear()
     try:
         job_id = browser_app.enqueue(jobs.progress_in_steps)
+        page.set_viewport_size(TABLET)  # where the Processing table's columns are tight
         page.goto(f"{MOUNT}/jobs/processing")
         row = page.locator(f"tr[data-job-id='{job_id}']")
         expect(row.locator("td.job-progress")).to_contain_text("25%", timeout=15_000)
         jobs.STEP.set()
         expect(row.locator("td.job-progress")).to_contain_text("75%")  # without a reload
         shot(page, artifacts, "processing-live-progress")
+        # Worker and server ids wrap only where they must: "worker-1" stays on one line.
+        worker = row.locator("td[data-label=Worker]")
+        assert worker.evaluate("cell => getComputedStyle(cell).wordBreak") == "normal"
+        lines = worker.evaluate(
+            "cell => { const range = document.createRange(); range.selectNodeContents(cell);"
+            " return range.getClientRects().length; }"
+        )
+        assert lines == 1  # one line box
     finally:
         jobs.RELEASE.set()
         jobs.STEP.set()
@@ -178,3 +191,18 @@ def test_the_lookup_in_the_top_bar_opens_a_job_by_its_shown_id(
     page.press(".lookup input[name=q]", "Enter")
     expect(page).to_have_url(re.compile(rf"{MOUNT}/job/{job_id}$"))
     expect(page.locator("#job")).to_have_attribute("data-job-id", job_id)
+
+
+def test_buttons_of_a_paused_recurring_job_look_enabled(
+    page: Page, browser_app: stoker.App
+) -> None:
+    browser_app.recurring.add_or_update("paused-report", "0 6 * * *", jobs.add, 1, 1)
+    browser_app.recurring.pause("paused-report")
+    page.goto(f"{MOUNT}/recurring")
+    row = page.locator("tr[data-recurring-id='paused-report']")
+    expect(row).to_have_class(re.compile(r"\bpaused\b"))
+    actions = row.locator("td.actions")
+    assert actions.evaluate("cell => getComputedStyle(cell).opacity") == "1"
+    name = row.locator("td").nth(1)
+    assert float(name.evaluate("cell => getComputedStyle(cell).opacity")) < 1  # the row is dimmed
+    expect(actions.locator("button[name=resume_one]")).to_be_enabled()

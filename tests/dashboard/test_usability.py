@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from starlette.testclient import TestClient
 
 import stoker
+from stoker.states import RetryScheduled
+from stoker.storage.base import StateChange
 from stoker.testing.contract_support import make_recurring, make_server
 from tests.dashboard.helpers import new_job
 
@@ -147,3 +150,47 @@ def test_a_triggered_recurring_job_is_linked_in_the_message(
     text = flash_of(client, post(client, "/recurring/action", {"trigger_one": "nightly"}))
     job_id = re.search(r'<a href="/job/(\w+)" class="mono new-job">#\1</a>', text).group(1)  # type: ignore[union-attr]
     assert app.get_job(job_id) is not None
+
+
+def _retry(app: stoker.App, due_in: timedelta) -> str:
+    """A job waiting in Scheduled for its next attempt, due after `due_in`."""
+    job_id = new_job(app, "Processing", params={"retry_count": 1, "retries": 10})
+    now = app.clock.now()
+    state = RetryScheduled(
+        enqueue_at=now + due_in,
+        attempt=1,
+        retries=10,
+        exception_type="TimeoutError",
+        message="smtp timed out",
+        traceback="tb",
+        reason="Retry attempt 1 of 10: TimeoutError: smtp timed out",
+    )
+    assert app.storage.change_state(
+        StateChange(job_id, state.to_record(now), run_at=now + due_in, params={"retry_count": 1})
+    )
+    return job_id
+
+
+def _row_ids(page: str) -> list[str]:
+    return re.findall(r'<tr data-job-id="([^"]+)"', page)
+
+
+def test_retries_are_listed_soonest_due_first(app: stoker.App, client: TestClient) -> None:
+    # Entered Scheduled in this order, due in the other order.
+    late = _retry(app, timedelta(hours=2))
+    soon = _retry(app, timedelta(minutes=5))
+    middle = _retry(app, timedelta(minutes=30))
+    assert _row_ids(client.get("/retries").text) == [soon, middle, late]
+
+
+def test_the_scheduled_list_sorts_by_due_time(app: stoker.App, client: TestClient) -> None:
+    late = _retry(app, timedelta(hours=2))
+    soon = _retry(app, timedelta(minutes=5))
+    assert _row_ids(client.get("/jobs/scheduled").text) == [soon, late]  # newest first
+    assert _row_ids(client.get("/jobs/scheduled?sort=due").text) == [soon, late]
+    assert _row_ids(client.get("/jobs/scheduled?sort=due-last").text) == [late, soon]
+    page = client.get("/jobs/scheduled?sort=due-last").text
+    assert '<option value="due-last" selected>' in page
+    assert client.get("/jobs/failed?sort=due").status_code == 400
+    assert '<option value="due"' not in client.get("/jobs/failed").text
+    assert "sort=due-last" in client.get("/jobs/scheduled?sort=due-last&size=10").text

@@ -16,6 +16,8 @@ from stoker.storage.base import STATE_NAMES
 STATE_SLUGS: dict[str, str] = {name.lower(): name for name in STATE_NAMES}
 _INTEGER = re.compile(r"[+-]?[0-9]{1,100}")
 MAX_QUEUE_LENGTH = 200
+SORTS = ("newest", "oldest")  # by the time jobs entered the state
+DUE_SORTS = ("due", "due-last")  # Scheduled jobs by due time: soonest or latest first
 
 
 def state_from_slug(slug: str) -> str:
@@ -55,6 +57,7 @@ class ListQuery:
     newest_first: bool = True
     search: str | None = None
     queue: str | None = None
+    by_due: bool = False  # Scheduled only: by due time (soonest first unless newest_first)
 
     @classmethod
     def parse(cls, state: str, params: Mapping[str, str]) -> ListQuery:
@@ -64,8 +67,10 @@ class ListQuery:
         size = _integer(params, "size", DEFAULT_PAGE_SIZE)
         size = min(PAGE_SIZES, key=lambda allowed: (abs(allowed - size), allowed))
         sort = params.get("sort", "newest")
-        if sort not in ("newest", "oldest"):
-            raise HTTPException(400, f"sort must be 'newest' or 'oldest', got {sort[:50]!r}.")
+        sorts = SORTS + (DUE_SORTS if state == "Scheduled" else ())
+        if sort not in sorts:
+            names = ", ".join(f"'{name}'" for name in sorts)
+            raise HTTPException(400, f"sort must be one of {names}, got {sort[:50]!r}.")
         queue = params.get("queue") or None
         if queue is not None and (len(queue) > MAX_QUEUE_LENGTH or not queue.isprintable()):
             raise HTTPException(400, "The queue parameter is not a queue name.")
@@ -73,10 +78,17 @@ class ListQuery:
             state=state,
             page=page,
             size=size,
-            newest_first=sort == "newest",
+            newest_first=sort in ("newest", "due-last"),
             search=clean_text(params.get("q")),
             queue=queue,
+            by_due=sort in DUE_SORTS,
         )
+
+    @property
+    def sort(self) -> str:
+        if self.by_due:
+            return "due-last" if self.newest_first else "due"
+        return "newest" if self.newest_first else "oldest"
 
     def pages(self, total: int) -> int:
         return max(1, math.ceil(total / self.size))
@@ -93,7 +105,7 @@ class ListQuery:
         values: dict[str, object] = {
             "q": self.search,
             "queue": self.queue,
-            "sort": "newest" if self.newest_first else "oldest",
+            "sort": self.sort,
             "size": self.size,
             "page": self.page,
         }

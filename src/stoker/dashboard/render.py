@@ -70,6 +70,12 @@ def make_environment() -> jinja2.Environment:
         state_url=state_url,
         STATE_NAMES=STATE_NAMES,
         PAGE_SIZES=PAGE_SIZES,
+        SORT_LABELS=(
+            ("newest", "Newest first"),
+            ("oldest", "Oldest first"),
+            ("due", "Due soonest first"),
+            ("due-last", "Due latest first"),
+        ),
         version=__version__,
     )
     env.filters["urlquote"] = lambda value: quote(str(value), safe="")

@@ -64,6 +64,7 @@ def scan_retries(monitor: Monitor, offset: int, limit: int, scan_limit: int) -> 
             offset=scanned,
             limit=min(SCAN_BATCH, scan_limit - scanned),
             newest_first=False,
+            by_due=True,  # the next attempt soonest first
         )
         if not batch:
             break

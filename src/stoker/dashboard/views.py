@@ -110,14 +110,20 @@ def list_page(monitor: Monitor, query: ListQuery) -> JobPage:
     offset, newest_first = query.offset, query.newest_first
     limit = query.size
     # Deep pages are read from the other end: OFFSET costs grow with the offset, so the last
-    # page of a million jobs is asked as the first page in reverse order.
-    reverse = offset > total // 2 and total > query.size
+    # page of a million jobs is asked as the first page in reverse order. Not by due time:
+    # ties are by id ascending in both directions, so one order is not the other reversed.
+    reverse = offset > total // 2 and total > query.size and not query.by_due
     if reverse:
         end = min(offset + query.size, total)
         limit = end - offset
         offset, newest_first = total - end, not newest_first
     records = monitor.list_jobs(
-        query.state, queue=query.queue, offset=offset, limit=limit, newest_first=newest_first
+        query.state,
+        queue=query.queue,
+        offset=offset,
+        limit=limit,
+        newest_first=newest_first,
+        by_due=query.by_due,
     )
     if reverse:
         records.reverse()
