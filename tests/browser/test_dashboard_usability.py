@@ -44,6 +44,16 @@ def assert_inside_window(page: Page, selector: str) -> None:
     assert box["x"] + box["width"] <= page.evaluate("window.innerWidth")
 
 
+def visit_every_page(page: Page, artifacts: Path, device: str, paths: tuple[str, ...]) -> None:
+    """Open each page: nothing may scroll sideways, the theme switch must be on screen."""
+    for path in paths:
+        page.goto(f"{MOUNT}{path}")
+        assert_no_sideways_scroll(page, path)
+        assert_inside_window(page, "#theme-toggle")
+        name = path.strip("/").split("?")[0].replace("/", "-") or "overview"
+        shot(page, artifacts, f"{device}-{name}")
+
+
 def some_jobs(app: stoker.App) -> str:
     parked = app.with_options(queue=PARKED)
     parked.enqueue(jobs.send_welcome_email, "someone.with.a.long.address@example.com")
@@ -57,15 +67,7 @@ def test_on_a_phone_nothing_scrolls_sideways_and_the_menu_collapses(
 ) -> None:
     page = sized_page
     failing = some_jobs(browser_app)
-    for path in (*PAGES, f"/job/{failing}", "/search?q=example"):
-        page.goto(f"{MOUNT}{path}")
-        assert_no_sideways_scroll(page, path)
-        assert_inside_window(page, "#theme-toggle")
-        shot(
-            page,
-            artifacts,
-            "phone-" + (path.strip("/").split("?")[0].replace("/", "-") or "overview"),
-        )
+    visit_every_page(page, artifacts, "phone", (*PAGES, f"/job/{failing}", "/search?q=example"))
     page.goto(f"{MOUNT}/")
     nav = page.locator("#mainnav")
     expect(nav).to_be_hidden()
@@ -91,11 +93,7 @@ def test_on_a_tablet_the_states_are_reachable_and_tables_fit(
 ) -> None:
     page = sized_page
     failing = some_jobs(browser_app)
-    for path in (*PAGES, f"/job/{failing}"):
-        page.goto(f"{MOUNT}{path}")
-        assert_no_sideways_scroll(page, path)
-        assert_inside_window(page, "#theme-toggle")
-        shot(page, artifacts, "tablet-" + (path.strip("/").replace("/", "-") or "overview"))
+    visit_every_page(page, artifacts, "tablet", (*PAGES, f"/job/{failing}"))
     expect(page.locator("#mainnav")).to_be_visible()  # no menu button at this width
     page.goto(f"{MOUNT}/jobs/enqueued")
     for state in ("Scheduled", "Failed", "Awaiting"):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from starlette.testclient import TestClient
 
 import stoker
-from stoker.states import Failed, Succeeded
+from stoker.states import Failed, RetryScheduled, Succeeded
 from stoker.storage.base import StateChange
 from stoker.testing.contract_support import make_job
 
@@ -70,4 +71,24 @@ def new_job(app: stoker.App, state: str = "Enqueued", **options: Any) -> str:
         )
     if state == "Deleted":
         assert app.delete(job_id)
+    return job_id
+
+
+def new_retry(app: stoker.App, due_in: timedelta, attempt: int = 1, retries: int = 10) -> str:
+    """A job that failed and waits in Scheduled for attempt `attempt`, due after `due_in`."""
+    job_id = new_job(app, "Processing", params={"retry_count": attempt - 1, "retries": retries})
+    now = app.clock.now()
+    state = RetryScheduled(
+        enqueue_at=now + due_in,
+        attempt=attempt,
+        retries=retries,
+        exception_type="TimeoutError",
+        message="smtp timed out",
+        traceback="tb",
+        reason=f"Retry attempt {attempt} of {retries}: TimeoutError: smtp timed out",
+    )
+    change = StateChange(
+        job_id, state.to_record(now), run_at=now + due_in, params={"retry_count": attempt}
+    )
+    assert app.storage.change_state(change)
     return job_id

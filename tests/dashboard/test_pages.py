@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 import stoker
 from stoker.filters.statistics import stats_keys
 from stoker.recurring import occurrence_job
-from stoker.states import Failed, RetryScheduled
+from stoker.states import Failed
 from stoker.storage.base import (
     STATE_NAMES,
     CounterIncrement,
@@ -20,7 +20,7 @@ from stoker.storage.base import (
     StateChange,
 )
 from stoker.testing.contract_support import make_recurring
-from tests.dashboard.helpers import SERVER_ID, new_job
+from tests.dashboard.helpers import SERVER_ID, new_job, new_retry
 
 STATE_COLUMNS = {
     "Enqueued": ["Queue", "Enqueued"],
@@ -213,25 +213,7 @@ def test_retries_page_lists_jobs_waiting_for_another_attempt(
     app: stoker.App, client: TestClient
 ) -> None:
     plain = new_job(app, "Scheduled")
-    retry = new_job(app, "Processing", params={"retry_count": 2, "retries": 10})
-    now = app.clock.now()
-    state = RetryScheduled(
-        enqueue_at=now + timedelta(minutes=3),
-        attempt=3,
-        retries=10,
-        exception_type="TimeoutError",
-        message="smtp timed out",
-        traceback="tb",
-        reason="Retry attempt 3 of 10: TimeoutError: smtp timed out",
-    )
-    assert app.storage.change_state(
-        StateChange(
-            retry,
-            state.to_record(now),
-            run_at=now + timedelta(minutes=3),
-            params={"retry_count": 3},
-        )
-    )
+    retry = new_retry(app, timedelta(minutes=3), attempt=3)
     page = client.get("/retries").text
     assert row_ids(page) == [retry]
     assert plain not in row_ids(page)

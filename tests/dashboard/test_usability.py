@@ -8,10 +8,8 @@ from datetime import timedelta
 from starlette.testclient import TestClient
 
 import stoker
-from stoker.states import RetryScheduled
-from stoker.storage.base import StateChange
 from stoker.testing.contract_support import make_recurring, make_server
-from tests.dashboard.helpers import new_job
+from tests.dashboard.helpers import new_job, new_retry
 
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: would show "abc\u202edef.exe" as "abcexe.fed"
 
@@ -152,40 +150,21 @@ def test_a_triggered_recurring_job_is_linked_in_the_message(
     assert app.get_job(job_id) is not None
 
 
-def _retry(app: stoker.App, due_in: timedelta) -> str:
-    """A job waiting in Scheduled for its next attempt, due after `due_in`."""
-    job_id = new_job(app, "Processing", params={"retry_count": 1, "retries": 10})
-    now = app.clock.now()
-    state = RetryScheduled(
-        enqueue_at=now + due_in,
-        attempt=1,
-        retries=10,
-        exception_type="TimeoutError",
-        message="smtp timed out",
-        traceback="tb",
-        reason="Retry attempt 1 of 10: TimeoutError: smtp timed out",
-    )
-    assert app.storage.change_state(
-        StateChange(job_id, state.to_record(now), run_at=now + due_in, params={"retry_count": 1})
-    )
-    return job_id
-
-
 def _row_ids(page: str) -> list[str]:
     return re.findall(r'<tr data-job-id="([^"]+)"', page)
 
 
 def test_retries_are_listed_soonest_due_first(app: stoker.App, client: TestClient) -> None:
     # Entered Scheduled in this order, due in the other order.
-    late = _retry(app, timedelta(hours=2))
-    soon = _retry(app, timedelta(minutes=5))
-    middle = _retry(app, timedelta(minutes=30))
+    late = new_retry(app, timedelta(hours=2))
+    soon = new_retry(app, timedelta(minutes=5))
+    middle = new_retry(app, timedelta(minutes=30))
     assert _row_ids(client.get("/retries").text) == [soon, middle, late]
 
 
 def test_the_scheduled_list_sorts_by_due_time(app: stoker.App, client: TestClient) -> None:
-    late = _retry(app, timedelta(hours=2))
-    soon = _retry(app, timedelta(minutes=5))
+    late = new_retry(app, timedelta(hours=2))
+    soon = new_retry(app, timedelta(minutes=5))
     assert _row_ids(client.get("/jobs/scheduled").text) == [soon, late]  # newest first
     assert _row_ids(client.get("/jobs/scheduled?sort=due").text) == [soon, late]
     assert _row_ids(client.get("/jobs/scheduled?sort=due-last").text) == [late, soon]
