@@ -227,10 +227,20 @@ def _print_job(info: JobInfo) -> None:
 
 
 RUNNING_WARNING = (
-    "stoker: warning: job {job_id} was running: it is asked to stop, but code that never "
-    "checks stoker.current_job().cancelled runs on to its end, beside any copy that is "
-    "requeued meanwhile"
+    "stoker: warning: job {job_id} was running, and may still be: code that never checks "
+    "stoker.current_job().cancelled runs on to its end, beside any copy that is requeued "
+    "meanwhile"
 )
+
+
+def _maybe_running(app: App, job_id: str) -> bool:
+    """The job is Processing, or was deleted straight out of Processing: its code may still
+    be running (cancellation is cooperative)."""
+    details = app.storage.job_details(job_id)
+    if details is None:
+        return False
+    names = [entry.name for entry in details.history[-2:]]
+    return names[-1] == "Processing" or names == ["Processing", "Deleted"]
 
 
 def _move_jobs(args: argparse.Namespace, verb: str) -> int:
@@ -239,14 +249,14 @@ def _move_jobs(args: argparse.Namespace, verb: str) -> int:
     try:
         for job_id in args.job_ids:
             move = app.requeue if verb == "requeue" else app.delete
-            was = app.storage.job_states([job_id]).get(job_id)
+            maybe_running = _maybe_running(app, job_id)
             ok = move(job_id, expected_state=args.expected_state)
             changed += int(ok)
             print(
                 f"{job_id}: "
                 + (f"{verb}d" if ok else "not changed (unknown, or not in the expected state)")
             )
-            if ok and was is not None and was[0] == "Processing":
+            if ok and maybe_running:
                 print(RUNNING_WARNING.format(job_id=job_id), file=sys.stderr)
     finally:
         app.close()

@@ -34,7 +34,13 @@ def sized_page(browser: Browser, base_url: str, request: pytest.FixtureRequest) 
 def assert_no_sideways_scroll(page: Page, path: str) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     viewport = page.evaluate("window.innerWidth")
-    assert width <= viewport, f"{path} is {width} px wide in a {viewport} px window"
+    wide = page.evaluate(
+        "w => [...document.querySelectorAll('body *')]"
+        ".filter(e => e.getBoundingClientRect().right > w + 1)"
+        ".slice(0, 5).map(e => e.tagName + '.' + e.className)",
+        viewport,
+    )
+    assert width <= viewport, f"{path} is {width} px wide in a {viewport} px window: {wide}"
 
 
 def assert_inside_window(page: Page, selector: str) -> None:
@@ -48,15 +54,22 @@ def visit_every_page(page: Page, artifacts: Path, device: str, paths: tuple[str,
     """Open each page: nothing may scroll sideways, the theme switch must be on screen."""
     for path in paths:
         page.goto(f"{MOUNT}{path}")
+        name = path.strip("/").split("?")[0].replace("/", "-") or "overview"
+        shot(page, artifacts, f"{device}-{name}")  # first: a failure shows what was wrong
         assert_no_sideways_scroll(page, path)
         assert_inside_window(page, "#theme-toggle")
-        name = path.strip("/").split("?")[0].replace("/", "-") or "overview"
-        shot(page, artifacts, f"{device}-{name}")
+
+
+LONG_QUEUE = "eu-west-billing-monthly-subscription-invoice-reminders"
 
 
 def some_jobs(app: stoker.App) -> str:
+    """Jobs with long names and texts, as real ones have; the id of a Failed one."""
     parked = app.with_options(queue=PARKED)
     parked.enqueue(jobs.send_welcome_email, "someone.with.a.long.address@example.com")
+    app.with_options(queue=LONG_QUEUE).enqueue(
+        jobs.send_monthly_subscription_invoice_reminders_to_every_customer, "premium"
+    )
     failing = app.with_options(retries=0).enqueue(jobs.always_fail, "a message long enough to wrap")
     return failing
 
@@ -67,7 +80,12 @@ def test_on_a_phone_nothing_scrolls_sideways_and_the_menu_collapses(
 ) -> None:
     page = sized_page
     failing = some_jobs(browser_app)
-    visit_every_page(page, artifacts, "phone", (*PAGES, f"/job/{failing}", "/search?q=example"))
+    reminders = browser_app.with_options(queue=PARKED).enqueue(
+        jobs.send_monthly_subscription_invoice_reminders_to_every_customer, "all"
+    )
+    long_search = "/search?q=" + "no-such-text-" * 8
+    paths = (*PAGES, f"/job/{failing}", f"/job/{reminders}", "/search?q=example", long_search)
+    visit_every_page(page, artifacts, "phone", paths)
     page.goto(f"{MOUNT}/")
     nav = page.locator("#mainnav")
     expect(nav).to_be_hidden()
@@ -75,6 +93,11 @@ def test_on_a_phone_nothing_scrolls_sideways_and_the_menu_collapses(
     expect(page.locator("#menu-toggle")).to_have_attribute("aria-expanded", "true")
     expect(nav).to_be_visible()
     shot(page, artifacts, "phone-menu-open")
+    page.keyboard.press("Escape")  # closes it, and the focus goes back to the button
+    expect(nav).to_be_hidden()
+    expect(page.locator("#menu-toggle")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(nav).to_be_visible()
     nav.locator("text=Recurring Jobs").click()
     expect(page.locator("h1")).to_contain_text("Recurring jobs")
     # Every state's list is one tap away, and a job row is a readable card, not a squeezed row.

@@ -369,3 +369,22 @@ def test_server_command_defaults_are_the_server_options_defaults() -> None:
     from stoker.server import ServerOptions
 
     assert server_options(build_parser().parse_args(["server"])) == ServerOptions()
+
+
+def test_requeueing_a_job_that_may_still_run_warns_that_it_could_run_twice(
+    run_cli: Run, app: stoker.App, any_storage_url: str
+) -> None:
+    job_id = app.enqueue(cli_jobs.add, 1, 2)
+    fetched = app.storage.fetch_next(["default"], "server-x:1:a", "worker-1", app.clock.now())
+    assert fetched is not None
+    assert fetched.id == job_id
+    running = run_cli("jobs", "requeue", job_id, "--storage", any_storage_url)
+    assert running.code == 0, running.err
+    assert f"job {job_id} was running, and may still be" in running.err
+    quiet = run_cli("jobs", "requeue", job_id, "--storage", any_storage_url)  # Enqueued now
+    assert "warning" not in quiet.err
+    fetched = app.storage.fetch_next(["default"], "server-x:1:a", "worker-1", app.clock.now())
+    assert fetched is not None
+    assert app.delete(job_id)  # deleted while it ran: its code may still be running
+    again = run_cli("jobs", "requeue", job_id, "--storage", any_storage_url)
+    assert f"job {job_id} was running, and may still be" in again.err

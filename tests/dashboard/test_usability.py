@@ -8,8 +8,9 @@ from datetime import timedelta
 from starlette.testclient import TestClient
 
 import stoker
+from stoker.storage.base import LogLine
 from stoker.testing.contract_support import make_recurring, make_server
-from tests.dashboard.helpers import new_job, new_retry
+from tests.dashboard.helpers import csrf_of, new_job, new_retry
 
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: would show "abc\u202edef.exe" as "abcexe.fed"
 
@@ -173,3 +174,67 @@ def test_the_scheduled_list_sorts_by_due_time(app: stoker.App, client: TestClien
     assert client.get("/jobs/failed?sort=due").status_code == 400
     assert '<option value="due"' not in client.get("/jobs/failed").text
     assert "sort=due-last" in client.get("/jobs/scheduled?sort=due-last&size=10").text
+
+
+def test_the_lookup_opens_a_job_under_its_own_id_and_words_text_searches_as_such(
+    app: stoker.App, client: TestClient
+) -> None:
+    job_id = new_job(app, "Failed")
+    response = client.get("/search", params={"q": f"#00{job_id}"})
+    assert response.headers["location"] == f"/job/{job_id}"
+    plain = client.get("/search", params={"q": "deliver"}).text
+    assert "No job has the id" not in plain
+    assert "match “deliver” by function name" in plain
+    assert "No job has the id “424242”" in client.get("/search", params={"q": "424242"}).text
+
+
+def test_bidi_controls_in_logs_exceptions_and_reasons_are_shown_escaped(
+    app: stoker.App, client: TestClient
+) -> None:
+    failed = new_job(app, "Enqueued")
+    app.storage.append_log(failed, LogLine(app.clock.now(), f"log{RLO}line"))
+    app.delete(failed, reason=f"cleanup{RLO}reason")
+    for path in (f"/job/{failed}", "/jobs/deleted"):
+        page = client.get(path).text
+        assert RLO not in page, path
+        assert "cleanup\\u202ereason" in page, path
+    assert "log\\u202eline" in client.get(f"/job/{failed}").text
+
+
+def test_requeueing_a_deleted_job_asks_first_everywhere(
+    app: stoker.App, client: TestClient
+) -> None:
+    deleted = new_job(app, "Deleted")
+    page = client.get("/jobs/deleted").text
+    assert re.search(rf'name="requeue_one" value="{deleted}" data-confirm="[^"]*twice', page)
+    assert re.search(r'value="requeue" data-needs-selection data-confirm="[^"]*twice', page)
+    csrf = csrf_of(client, "/jobs/deleted")
+    bulk = client.post(
+        "/jobs/bulk", data={"csrf_token": csrf, "state": "Deleted", "action": "requeue"}
+    )
+    assert "would then run twice at the same time" in bulk.text
+    running = new_job(app, "Processing")
+    stop_all = client.post(
+        "/jobs/bulk", data={"csrf_token": csrf, "state": "Processing", "action": "delete"}
+    )
+    assert "Running jobs are only asked to stop" in stop_all.text
+    assert app.get_job(running).state == "Processing"  # type: ignore[union-attr]
+
+
+def test_job_states_api_says_which_rows_are_still_running(
+    app: stoker.App, client: TestClient
+) -> None:
+    running = new_job(app, "Processing")
+    done = new_job(app, "Succeeded")
+    answer = client.get(
+        "/api/job-states", params=[("ids", running), ("ids", done), ("ids", "9999")]
+    )
+    assert answer.json() == {running: "Processing", done: "Succeeded"}
+    too_many = [("ids", str(n)) for n in range(1, 502)]
+    assert client.get("/api/job-states", params=too_many).status_code == 400
+
+
+def test_queues_of_dead_servers_are_not_listed(app: stoker.App, client: TestClient) -> None:
+    stale = app.clock.now() - timedelta(hours=1)
+    app.storage.announce_server(make_server("gone:1:x", heartbeat_at=stale, queues=("legacy",)))
+    assert "/jobs/enqueued?queue=legacy" not in client.get("/").text

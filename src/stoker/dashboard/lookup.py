@@ -30,6 +30,10 @@ class Lookup:
     window: int = 0
 
     @property
+    def looks_like_id(self) -> bool:
+        return searched_id(self.text).isdigit()
+
+    @property
     def total(self) -> int:
         return sum(matches.total for matches in self.states)
 
@@ -38,8 +42,9 @@ def find_job(monitor: Monitor, text: str) -> Lookup:
     """An id ("953" or "#953") of a stored job opens it, whatever its state; anything else
     is searched for in every state, as each state's list would (bounded per state)."""
     candidate = searched_id(text)
-    if candidate and monitor.job_states([candidate]):
-        return Lookup(text, candidate)
+    job = monitor.job_details(candidate) if candidate else None
+    if job is not None:
+        return Lookup(text, job.job.id)
     found: list[StateMatches] = []
     window = 0
     for state in STATE_NAMES:

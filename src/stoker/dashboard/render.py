@@ -79,6 +79,9 @@ def make_environment() -> jinja2.Environment:
         version=__version__,
     )
     env.filters["urlquote"] = lambda value: quote(str(value), safe="")
+    # Text that comes from jobs (log lines, exception messages, reasons): bidi controls and
+    # other invisible characters shown as escapes, so they cannot reorder what is displayed.
+    env.filters["visible"] = lambda value: fmt.visible(str(value))
     return env
 
 

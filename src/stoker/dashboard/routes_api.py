@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from stoker.dashboard import stats
+from stoker.dashboard.config import MAX_SELECTION
 from stoker.dashboard.params import ListQuery, state_from_slug
 from stoker.dashboard.render import nav_counts
 from stoker.dashboard.routes_pages import MAX_JOB_ID_LENGTH
@@ -122,8 +123,19 @@ def api_recurring(request: Request) -> Response:
     )
 
 
+def api_job_states(request: Request) -> Response:
+    """{id: state name} of the given jobs (`?ids=1&ids=2`, one page's worth at most); jobs
+    that no longer exist are left out. The Processing list asks which of its rows finished."""
+    ids = request.query_params.getlist("ids")
+    if len(ids) > MAX_SELECTION or not all(0 < len(i) <= MAX_JOB_ID_LENGTH for i in ids):
+        raise HTTPException(400, f"Give 1 to {MAX_SELECTION} job ids as ids=…")
+    states = config_of(request).app.storage.job_states(ids) if ids else {}
+    return _json({job_id: state for job_id, (state, _state_id) in states.items()})
+
+
 ROUTES = [
     Route("/api/stats", api_stats),
+    Route("/api/job-states", api_job_states),
     Route("/api/history", api_history),
     Route("/api/jobs/{state}", api_jobs),
     Route("/api/job/{job_id:path}", api_job),

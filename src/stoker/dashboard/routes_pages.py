@@ -31,7 +31,7 @@ def overview(request: Request) -> Response:
         totals=stats.totals(storage),
         hourly=stats.chart(series["hourly"]),
         daily=stats.chart(series["daily"]),
-        queues=queue_rows(storage),
+        queues=queue_rows(storage, now, config.server_timeout),
     )
 
 
@@ -42,9 +42,11 @@ def jobs_index(request: Request) -> Response:
 def job_list(request: Request) -> Response:
     state = state_from_slug(request.path_params["state"])
     query = ListQuery.parse(state, request.query_params)
-    storage = config_of(request).app.storage
+    config = config_of(request)
+    storage = config.app.storage
     page = list_page(storage, query)
-    queues = queue_rows(storage) if state == "Enqueued" else []
+    now = config.app.clock.now()
+    queues = queue_rows(storage, now, config.server_timeout) if state == "Enqueued" else []
     return render(
         request,
         "jobs.html",

@@ -136,11 +136,12 @@ def server_rows(monitor: Monitor, now: datetime, timeout: timedelta) -> list[Ser
     return rows
 
 
-def queue_rows(monitor: Monitor) -> list[tuple[str, int]]:
+def queue_rows(monitor: Monitor, now: datetime, timeout: timedelta) -> list[tuple[str, int]]:
     """Every queue with its Enqueued jobs, by name: the queues holding jobs and, with 0, the
-    empty queues a registered server listens on (so that a queue nobody fills still shows)."""
+    empty queues a live server listens on (so that a queue nobody fills still shows)."""
     lengths = dict(monitor.queue_lengths())
     for server in monitor.list_servers():
-        for queue in server.queues:
-            lengths.setdefault(queue, 0)
+        if now - server.heartbeat_at <= timeout:
+            for queue in server.queues:
+                lengths.setdefault(queue, 0)
     return sorted(lengths.items())

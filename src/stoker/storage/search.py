@@ -32,8 +32,12 @@ def ascii_lower(text: str) -> str:
 
 def searched_id(search: str) -> str:
     """The job id a search names: its text without spaces and one leading '#', since the
-    dashboard shows ids as "#953" and people paste them so."""
-    return search.strip().removeprefix("#").strip()
+    dashboard shows ids as "#953" and people paste them so; leading zeros dropped ("0953" is
+    953 on every storage, as SQL's integer ids already read it)."""
+    text = search.strip().removeprefix("#").strip()
+    if text.isascii() and text.isdigit() and len(text) < 30:
+        return str(int(text))
+    return text
 
 
 def like_pattern(term: str) -> str:

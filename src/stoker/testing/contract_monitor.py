@@ -104,6 +104,7 @@ class ListJobsContract(ContractSupport):
         assert _ids(storage, "Enqueued", search=report) == [report]
         assert _ids(storage, "Enqueued", search=f"#{report}") == [report]  # as ids are shown
         assert _ids(storage, "Enqueued", search=f" # {report} ") == [report]
+        assert _ids(storage, "Enqueued", search=f"#00{report}") == [report]
         assert _ids(storage, "Enqueued", search="no such text") == []
         assert storage.count_jobs("Enqueued", search="welcome") == 1
         assert storage.count_jobs("Enqueued", search="app.") == 3

@@ -27,11 +27,17 @@
 
   /* ---- navigation menu on narrow screens ----------------------------------------------------- */
   var menu = $("#menu-toggle"), topbar = $("#topbar");
+  function setMenu(open) {
+    topbar.classList.toggle("open", open);
+    menu.setAttribute("aria-expanded", open ? "true" : "false");
+  }
   if (menu && topbar) {
-    menu.addEventListener("click", function () {
-      var open = !topbar.classList.contains("open");
-      topbar.classList.toggle("open", open);
-      menu.setAttribute("aria-expanded", open ? "true" : "false");
+    menu.addEventListener("click", function () { setMenu(!topbar.classList.contains("open")); });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && topbar.classList.contains("open")) {
+        setMenu(false);
+        menu.focus();
+      }
     });
   }
 
@@ -251,6 +257,19 @@
 
   /* ---- the Processing list: progress of each running job, live ----------------------------- */
   var processing = body.getAttribute("data-page") === "jobs" && $("#jobs-table[data-state=Processing]");
+  function rowIds() {
+    return $all("tr[data-job-id]", processing).map(function (row) { return row.getAttribute("data-job-id"); });
+  }
+  function markFinished() {
+    // A row that left the list's current page may still be running: ask for its state.
+    var query = rowIds().map(function (id) { return "ids=" + encodeURIComponent(id); }).join("&");
+    return getJSON("/api/job-states?" + query).then(function (states) {
+      $all("tr[data-job-id]", processing).forEach(function (row) {
+        var state = states[row.getAttribute("data-job-id")];
+        row.classList.toggle("finished", state !== "Processing");
+      });
+    });
+  }
   function pollProcessing() {
     if (!processing || document.hidden) { return; }
     getJSON("/api/jobs/processing" + window.location.search).then(function (data) {
@@ -259,7 +278,6 @@
       $all("tr[data-job-id]", processing).forEach(function (row) {
         var item = running[row.getAttribute("data-job-id")];
         var cell = $("td.job-progress", row);
-        row.classList.toggle("finished", !item);
         if (!item || !cell || item.progress === null) { return; }
         var percent = Math.round(item.progress * 100);
         var bar = $("progress", cell);
@@ -274,6 +292,7 @@
         var label = $("span", cell);
         if (label) { label.textContent = " " + percent + "%"; }
       });
+      return markFinished();
     }).catch(function () { setLive(false); });
   }
 
