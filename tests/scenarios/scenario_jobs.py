@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -104,3 +105,17 @@ def log_until_stopped(limit: int) -> int:
     for number in range(limit):
         context.log(f"line {number}")
     return limit
+
+
+_gathered: dict[str, int] = {}
+_gathering = threading.Condition()
+
+
+def gather(key: str, count: int, limit: float = 5.0) -> str:
+    """Waits until `count` jobs with this key run at once (or `limit` seconds passed), so that
+    they finish at the same moment: their workers' next steps then meet in one batch."""
+    with _gathering:
+        _gathered[key] = _gathered.get(key, 0) + 1
+        _gathering.notify_all()
+        _gathering.wait_for(lambda: _gathered[key] >= count, timeout=limit)
+    return key

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -138,8 +139,11 @@ def test_every_worker_of_a_batch_whose_reply_was_lost_recovers_its_claim(
     app: stoker.App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # PostgreSQL and Redis run concurrent workers' steps as one batch (worker_steps.py): a
-    # lost reply then fails every member, and each must find its own claim.
-    job_ids = [app.enqueue(jobs.sleep_for, 0.05) for _ in range(12)]
+    # lost reply then fails every member, and each must find its own claim. The first four
+    # jobs finish together, so their workers' finish-and-fetch steps meet in one batch.
+    key = f"batch-{uuid.uuid4().hex}"
+    job_ids = [app.enqueue(jobs.gather, key, 4) for _ in range(4)]
+    job_ids += [app.enqueue(jobs.sleep_for, 0.05) for _ in range(8)]
     storage: Any = app.storage
     real = storage._run_steps
     lost: list[list[Any]] = []
