@@ -16,6 +16,7 @@ from stoker.errors import JobNotFoundError, StokerError
 from stoker.job_info import JobInfo
 from stoker.jobs import resolve
 from stoker.server.options import ServerOptions
+from stoker.states import may_still_run
 from stoker.storage.base import STATE_NAMES, JobRecord
 
 
@@ -233,23 +234,14 @@ RUNNING_WARNING = (
 )
 
 
-def _maybe_running(app: App, job_id: str) -> bool:
-    """The job is Processing, or was deleted straight out of Processing: its code may still
-    be running (cancellation is cooperative)."""
-    details = app.storage.job_details(job_id)
-    if details is None:
-        return False
-    names = [entry.name for entry in details.history[-2:]]
-    return names[-1] == "Processing" or names == ["Processing", "Deleted"]
-
-
 def _move_jobs(args: argparse.Namespace, verb: str) -> int:
     app = load_app(args)
     changed = 0
     try:
         for job_id in args.job_ids:
             move = app.requeue if verb == "requeue" else app.delete
-            maybe_running = _maybe_running(app, job_id)
+            details = app.storage.job_details(job_id)
+            maybe_running = details is not None and may_still_run(details.history)
             ok = move(job_id, expected_state=args.expected_state)
             changed += int(ok)
             print(
@@ -328,7 +320,10 @@ def dashboard(args: argparse.Namespace) -> int:
     module = importlib.import_module("stoker.dashboard")
     options = dashboard_options(args)
     app = load_app(args)
-    if not _is_loopback_address(args.host) and set(options) & {"authorize", "basic_auth"} == set():
+    from stoker.dashboard.access import is_loopback
+
+    local = args.host == "localhost" or is_loopback(args.host)
+    if not local and not {"authorize", "basic_auth"} & options.keys():
         print(
             f"stoker: warning: listening on {args.host} without --authorize or --basic-auth: "
             "only requests from this host are answered",
@@ -368,10 +363,6 @@ def dashboard_options(args: argparse.Namespace) -> dict[str, Any]:
         hosts = [name.strip() for name in args.allowed_hosts.split(",") if name.strip()]
         options["allowed_hosts"] = hosts
     return options
-
-
-def _is_loopback_address(host: str) -> bool:
-    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -136,3 +136,11 @@ class RetryScheduled(Scheduled):
             "message": self.message,
             "traceback": self.traceback,
         }
+
+
+def may_still_run(history: Sequence[StateRecord]) -> bool:
+    """Whether the job's code may still be running somewhere: it is Processing, or it was
+    deleted straight out of Processing (a sync job is only asked to stop; code that never
+    checks `cancelled` runs on). Requeueing such a job can run it twice at the same time."""
+    names = [entry.name for entry in history[-2:]]
+    return bool(names) and (names[-1] == "Processing" or names == ["Processing", "Deleted"])

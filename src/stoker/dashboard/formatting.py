@@ -51,9 +51,10 @@ def call_summary(function: str, args: str, kwargs: str, limit: int = 160) -> str
 
 def visible(text: str) -> str:
     """`text` with every invisible character (bidi overrides such as U+202E, zero-width and
-    other format or control characters) written as a \\uXXXX escape, so that what is shown is
-    what is stored: a right-to-left override cannot reorder the text around it. JSON strings
-    only hold such characters inside quotes, where the escape means the same character."""
+    other format or control characters) written as its `\\u` escape (`\\u202e`), so that
+    what is shown is what is stored: a right-to-left override cannot reorder the text around
+    it. JSON strings only hold such characters inside quotes, where the escape means the same
+    character."""
     if text.isprintable():
         return text
     return "".join(ch if ch == "\n" or ch.isprintable() else _escape(ch) for ch in text)

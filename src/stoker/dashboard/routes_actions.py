@@ -7,6 +7,8 @@ happened, so a reload never repeats an action.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -65,9 +67,16 @@ def _selection(form: FormData, single: tuple[str, ...]) -> tuple[str | None, lis
     return None, ids
 
 
-def _redirect(request: Request, form: FormData, fallback: str, kind: str, text: str) -> Response:
+def _redirect(
+    request: Request,
+    form: FormData,
+    fallback: str,
+    kind: str,
+    text: str,
+    job_ids: Sequence[str] = (),
+) -> Response:
     response = RedirectResponse(safe_back_url(request, form.get("back"), fallback), 303)
-    set_flash(request, response, kind, text)
+    set_flash(request, response, kind, text, job_ids)
     return response
 
 
@@ -142,9 +151,7 @@ async def recurring_action(request: Request) -> Response:
         return _redirect(request, form, fallback, "warning", "No recurring jobs were selected.")
     text, created = await run_in_threadpool(act_on_recurring, config_of(request).app, action, ids)
     kind = "warning" if "no longer existed" in text else "success"
-    response = RedirectResponse(safe_back_url(request, form.get("back"), fallback), 303)
-    set_flash(request, response, kind, text, job_ids=created)
-    return response
+    return _redirect(request, form, fallback, kind, text, job_ids=created)
 
 
 ROUTES = [

@@ -10,6 +10,7 @@ from typing import Any
 
 from stoker.dashboard import formatting as fmt
 from stoker.dashboard.params import ListQuery
+from stoker.states import may_still_run
 from stoker.storage.base import JobRecord, LogLine, Monitor, SearchResult, StateRecord
 
 # Actions each state offers: (action, button label). "requeue" of a Scheduled or Awaiting job is
@@ -234,9 +235,9 @@ class DetailsView:
     continuations: tuple[tuple[str, str | None], ...]  # (id, state or None if gone)
     parent_state: str | None
     actions: tuple[tuple[str, str], ...]
-    # Deleted straight out of Processing: its code may still be running, so a requeue could
-    # run it twice at once (the confirmation says so).
-    stopped_while_running: bool = False
+    # Its code may still be running (see stoker.states.may_still_run), so a requeue could run
+    # it twice at once: the confirmation says so.
+    may_still_run: bool = False
 
 
 def details_view(monitor: Monitor, job_id: str) -> DetailsView | None:
@@ -260,9 +261,7 @@ def details_view(monitor: Monitor, job_id: str) -> DetailsView | None:
         ),
         parent_state=states[job.parent_id][0] if job.parent_id in states else None,
         actions=STATE_ACTIONS.get(job.state.name, ()),
-        stopped_while_running=job.state.name == "Deleted"
-        and len(found.history) >= 2
-        and found.history[-2].name == "Processing",
+        may_still_run=may_still_run(found.history),
     )
 
 

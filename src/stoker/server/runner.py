@@ -223,8 +223,7 @@ def _call_sync(
             raise JobTimeoutError(_timeout_message(running)) from cause
         raise
     settle(running)
-    if running.timed_out:  # it caught the interrupt, or returned just past its deadline
-        raise JobTimeoutError(_timeout_message(running) + "; its return value is dropped")
+    _check_returned_in_time(running)  # it may have caught the interrupt
     if inspect.iscoroutine(result):  # a sync wrapper that returned a coroutine
         result.close()
         raise TypeError(f"{func!r} returned a coroutine; declare it `async def`")
@@ -243,10 +242,10 @@ def _run_async(
         return await func(*args, **kwargs)
 
     # The future is known before the deadline starts: a timeout always cancels the task.
-    running.start(asyncio.run_coroutine_threadsafe(wrapper(), async_loop.loop()))
-    assert running.future is not None
+    future = asyncio.run_coroutine_threadsafe(wrapper(), async_loop.loop())
+    running.start(future)
     try:
-        result = running.future.result()
+        result = future.result()
     except (FutureCancelledError, asyncio.CancelledError):
         running.finish()
         if running.timed_out:
@@ -258,9 +257,15 @@ def _run_async(
             raise JobTimeoutError(_timeout_message(running)) from exc
         raise
     running.finish()
-    if running.timed_out:  # returned just past its deadline, before the supervisor looked
-        raise JobTimeoutError(_timeout_message(running) + "; its return value is dropped")
+    _check_returned_in_time(running)
     return result
+
+
+def _check_returned_in_time(running: RunningJob) -> None:
+    """A call that returned after its deadline (it caught the interrupt, or the supervisor
+    had not looked yet) is a timeout all the same."""
+    if running.timed_out:
+        raise JobTimeoutError(_timeout_message(running) + "; its return value is dropped")
 
 
 def _timeout_message(running: RunningJob) -> str:
