@@ -25,7 +25,8 @@ from typing import Any
 
 import stoker
 from benchmarks import dashboard_jobs as jobs
-from stoker.storage.base import NewJob, RecurringRecord, ServerRecord, StateChange, StateRecord
+from stoker.core.protocols import Storage
+from stoker.core.records import NewJob, RecurringRecord, ServerRecord, StateChange, StateRecord
 from stoker.testing.clock import FakeClock
 
 BATCH = 5_000
@@ -225,7 +226,7 @@ def _batch(
     _remember(seeded, changes, arguments, start, size)
 
 
-def _apply(storage: stoker.storage.base.Storage, changes: Sequence[StateChange], pool: Any) -> None:
+def _apply(storage: Storage, changes: Sequence[StateChange], pool: Any) -> None:
     chunk = max(1, len(changes) // THREADS + 1)
 
     def run(part: Sequence[StateChange]) -> None:
@@ -272,7 +273,7 @@ def _awaiting(app: stoker.App, count: int, pool: Any) -> None:
         future.result()
 
 
-def _servers_and_recurring(storage: stoker.storage.base.Storage, now: datetime) -> None:
+def _servers_and_recurring(storage: Storage, now: datetime) -> None:
     """Two live servers with 20 jobs in flight each, and five recurring jobs."""
     for number in range(2):
         server_id = f"bench-host:{1000 + number}:{number}"

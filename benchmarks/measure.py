@@ -14,7 +14,7 @@ from pathlib import Path
 
 import stoker
 from benchmarks import jobs
-from stoker.storage.base import Storage
+from stoker.core.protocols import Storage
 
 ROOT = Path(__file__).resolve().parents[1]
 BULK_CHUNK = 10_000

@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 URL_ENV = "PEERS_URL"
-KINDS = ("noop", "sleep", "cpu", "latency")
+KINDS = ("noop", "sleep", "cpu", "latency", "asleep")
 
 
 def storage_url() -> str:
@@ -30,6 +30,8 @@ class Adapter(ABC):
 
     label: str = ""
     bulk_api: str | None = None  # the call used for bulk enqueue, if the system has one
+    # Whether the system runs `async def` jobs (kind "asleep": await asyncio.sleep(0.01)).
+    async_jobs: bool = False
 
     def setup(self) -> None:  # noqa: B027 - optional hook
         """Create schemas or connections; called once before any enqueue."""
@@ -73,7 +75,10 @@ class Adapter(ABC):
 
 
 class AsyncAdapter(Adapter):
-    """A system whose client is asyncio-native: the loops run inside one event loop."""
+    """A system whose client is asyncio-native: the loops run inside one event loop. Its jobs
+    are all `async def`, so kind "asleep" is its "sleep" job (see `job_name`)."""
+
+    async_jobs = True
 
     def __init__(self) -> None:
         self.runner = asyncio.Runner()
@@ -86,6 +91,11 @@ class AsyncAdapter(Adapter):
             self.runner.run(self.aclose())
         finally:
             self.runner.close()
+
+    @staticmethod
+    def job_name(kind: str) -> str:
+        """The entry point a kind runs: every job of an async system is `async def` already."""
+        return "sleep" if kind == "asleep" else kind
 
     async def aopen(self) -> None:
         """Connect and create schemas."""

@@ -66,4 +66,4 @@ class Peer(AsyncAdapter):
         if kind == "latency":
             await self.redis.enqueue_job(kind, seq)
         else:
-            await self.redis.enqueue_job(kind)
+            await self.redis.enqueue_job(self.job_name(kind))

@@ -51,7 +51,9 @@ def sizes(results: Results) -> list[str]:
     return [
         f"Workloads: single enqueue {base['single']:,} jobs after 100 for warm-up, one call "
         f"each; bulk {base['bulk']:,} jobs in calls of up to 10,000; end to end "
-        f"{base['noop']:,} no-op, {base['sleep']:,} sleep-10-ms and {base['cpu']:,} "
+        f"{base['noop']:,} no-op, {base['sleep']:,} sleep-10-ms, "
+        f"{base.get('asleep', 0):,} async-sleep-10-ms (`async def` jobs that "
+        f"`await asyncio.sleep(0.01)`, on systems that run them) and {base['cpu']:,} "
         "5-ms-CPU jobs, stored before two worker processes start, jobs/s from the first job's "
         "start to the last job's end (timestamps the jobs write); latency "
         f"{base['latency']} jobs one every {base['interval'] * 1000:.0f} ms, job start minus "

@@ -80,6 +80,7 @@ ASYNC: dict[str, Callable[..., Awaitable[None]]] = {
     "sleep": asleep10,
     "cpu": aburn5,
     "latency": astarted,
+    "asleep": asleep10,
 }
 
 

@@ -17,7 +17,7 @@ from benchmarks.peers import jobs, places, workloads
 from benchmarks.peers.adapter import ROOT, URL_ENV, Adapter
 from benchmarks.peers.systems import SYSTEMS, System
 
-WORKLOADS = ("single", "bulk", "noop", "sleep", "cpu", "latency")
+WORKLOADS = ("single", "bulk", "noop", "sleep", "asleep", "cpu", "latency")
 
 
 def measure(adapter: Adapter, workload: str, sizes: workloads.Sizes, env: dict[str, str]) -> Any:
@@ -27,6 +27,8 @@ def measure(adapter: Adapter, workload: str, sizes: workloads.Sizes, env: dict[s
         if adapter.bulk_api is None:
             return None
         return workloads.bulk(adapter, sizes.bulk)
+    if workload == "asleep" and not adapter.async_jobs:
+        return None
     if workload == "latency":
         return workloads.latency(adapter, sizes.latency, sizes.interval, env)
     return workloads.end_to_end(adapter, workload, getattr(sizes, workload), env)

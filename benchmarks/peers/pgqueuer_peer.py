@@ -79,11 +79,12 @@ class Peer(AsyncAdapter):
 
     async def aenqueue(self, kind: str, seq: int = 0) -> None:
         assert self.queries is not None
-        await self.queries.enqueue(kind, str(seq).encode() if kind == "latency" else None)
+        payload = str(seq).encode() if kind == "latency" else None
+        await self.queries.enqueue(self.job_name(kind), payload)
 
     async def abulk(self, kind: str, count: int) -> None:
         assert self.queries is not None
-        await self.queries.enqueue([kind] * count, [None] * count, [0] * count)
+        await self.queries.enqueue([self.job_name(kind)] * count, [None] * count, [0] * count)
 
 
 if __name__ == "__main__":

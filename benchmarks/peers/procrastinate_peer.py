@@ -66,7 +66,7 @@ class Peer(AsyncAdapter):
         if kind == "latency":
             await TASKS[kind].defer_async(seq=seq)
         else:
-            await TASKS[kind].defer_async()
+            await TASKS[self.job_name(kind)].defer_async()
 
     async def abulk(self, kind: str, count: int) -> None:
-        await TASKS[kind].batch_defer_async(*[{}] * count)
+        await TASKS[self.job_name(kind)].batch_defer_async(*[{}] * count)

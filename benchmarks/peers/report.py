@@ -20,6 +20,7 @@ METRICS = (
     ("bulk enqueue (jobs/s)", "bulk", "rate", True),
     ("end to end, no-op (jobs/s)", "noop", "rate", True),
     ("end to end, sleep 10 ms (jobs/s)", "sleep", "rate", True),
+    ("end to end, async sleep 10 ms (jobs/s)", "asleep", "rate", True),
     ("end to end, 5 ms CPU (jobs/s)", "cpu", "rate", True),
     ("latency p50 (ms)", "latency", "p50", False),
     ("latency p95 (ms)", "latency", "p95", False),
@@ -36,11 +37,11 @@ def number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
 
 
-def cell(runs: list[dict[str, Any]] | None, key: str) -> str:
+def cell(runs: list[dict[str, Any]] | None, key: str, workload: str = "bulk") -> str:
     if not runs:
         return "not run"
     if all(run["ok"] and run.get("values") is None for run in runs):
-        return "— (no bulk API)"
+        return "— (no bulk API)" if workload == "bulk" else "— (no async jobs)"
     got = values(runs, key)
     failed = [run["error"] for run in runs if not run["ok"]]
     if not got:
@@ -65,7 +66,7 @@ def storage_table(results: Results, storage: str) -> list[str]:
         "|---|" + "---:|" * len(systems),
     ]
     for title, workload, key, _ in METRICS:
-        cells = [cell(results[system].get(workload), key) for system in systems]
+        cells = [cell(results[system].get(workload), key, workload) for system in systems]
         if all(text == "not run" for text in cells):
             continue
         lines.append(f"| {title} | " + " | ".join(cells) + " |")

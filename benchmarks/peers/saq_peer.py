@@ -56,4 +56,4 @@ class Peer(AsyncAdapter):
         if kind == "latency":
             await self.queue.enqueue(kind, seq=seq)
         else:
-            await self.queue.enqueue(kind)
+            await self.queue.enqueue(self.job_name(kind))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import stoker
 from benchmarks.peers import jobs
 from benchmarks.peers.adapter import Adapter, storage_url
-from stoker.server.options import default_workers
+from stoker.server.options import DEFAULT_CONCURRENCY, default_workers
 
 if TYPE_CHECKING:
     from benchmarks.peers.systems import System
@@ -24,6 +25,7 @@ def url_of(storage: str) -> str:
 
 class Peer(Adapter):
     bulk_api = "app.enqueue_many(func, [args, ...])"
+    async_jobs = True  # `async def` jobs run on each server process's event loop
 
     def __init__(self, system: System) -> None:
         self.url = url_of(system.storage)
@@ -33,8 +35,9 @@ class Peer(Adapter):
     def config(self) -> str:
         return (
             f"`stoker server --processes {PROCESSES} --workers {THREADS}` ({PROCESSES} processes "
-            f"x {THREADS} threads: stoker's default thread count, as in benchmarks/run.py); "
-            "full state history kept; default options"
+            f"x {THREADS} threads for `def` jobs: stoker's default thread count, as in "
+            f"benchmarks/run.py; `async def` jobs on each process's event loop, up to "
+            f"{DEFAULT_CONCURRENCY} at once, the default); full state history kept; default options"
         )
 
     def worker_commands(self) -> list[list[str]]:
@@ -47,10 +50,15 @@ class Peer(Adapter):
         if kind == "latency":
             self.app.enqueue(jobs.started, seq)
         else:
-            self.app.enqueue(jobs.SYNC[kind])
+            self.app.enqueue(_job(kind))
 
     def enqueue_bulk(self, kind: str, count: int) -> None:
-        self.app.enqueue_many(jobs.SYNC[kind], [()] * count)
+        self.app.enqueue_many(_job(kind), [()] * count)
 
     def close(self) -> None:
         self.app.close()
+
+
+def _job(kind: str) -> Callable[..., Any]:
+    """The plain `def` job of a kind; "asleep" is the `async def` one."""
+    return jobs.ASYNC[kind] if kind == "asleep" else jobs.SYNC[kind]

@@ -23,18 +23,21 @@ class Sizes:
     bulk: int = 30_000
     noop: int = 10_000
     sleep: int = 1_000
+    asleep: int = 10_000
     cpu: int = 1_000
     latency: int = 200
     interval: float = 0.02
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(single=300, bulk=2_000, noop=500, sleep=100, cpu=100, latency=20)
+        return cls(single=300, bulk=2_000, noop=500, sleep=100, asleep=500, cpu=100, latency=20)
 
     def scaled(self, share: float) -> Sizes:
         """End-to-end counts times `share` (at least 100 jobs)."""
-        noop, sleep, cpu = (max(100, int(n * share)) for n in (self.noop, self.sleep, self.cpu))
-        return dataclasses.replace(self, noop=noop, sleep=sleep, cpu=cpu)
+        noop, sleep, asleep, cpu = (
+            max(100, int(n * share)) for n in (self.noop, self.sleep, self.asleep, self.cpu)
+        )
+        return dataclasses.replace(self, noop=noop, sleep=sleep, asleep=asleep, cpu=cpu)
 
 
 def single(adapter: Adapter, count: int) -> dict[str, float]:

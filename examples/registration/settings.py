@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from stoker.cron import Schedule
-from stoker.errors import CronError
+from stoker.core.cron import Schedule
+from stoker.core.errors import CronError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_SETTINGS = PACKAGE_DIR / "appsettings.json"

@@ -14,9 +14,9 @@ from examples.registration.backup import BackupFile, list_backups
 from examples.registration.mailbox import Mailbox
 from examples.registration.settings import Settings
 from examples.registration.users import User, UserStore
+from stoker.core.records import RecurringRecord
 from stoker.server import Server
 from stoker.storage import redact_url
-from stoker.storage.base import RecurringRecord
 
 BACKUP_JOB_ID = "db-backup"
 QUEUES = ("mail", "backup")

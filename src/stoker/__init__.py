@@ -6,10 +6,12 @@ PostgreSQL or Redis, run by `stoker server` or an embedded server, followed in a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from stoker.app import App
-from stoker.clock import Clock, SystemClock
-from stoker.context import JobContext, current_job
-from stoker.errors import (
+from stoker.core.clock import Clock, SystemClock
+from stoker.core.context import JobContext, current_job
+from stoker.core.errors import (
     ArgumentEncodingError,
     CronError,
     JobCancelledError,
@@ -17,21 +19,25 @@ from stoker.errors import (
     JobNotAllowedError,
     JobNotFoundError,
     JobTimeoutError,
+    JobWaitTimeoutError,
     ResultEncodingError,
     ServerCrashedError,
     StokerError,
     StorageURLError,
 )
-from stoker.job_info import ExceptionInfo, HistoryEntry, JobInfo
-from stoker.jobs import job
-from stoker.state_machine import ElectionContext, Retention, StateFilter
+from stoker.core.job_info import ExceptionInfo, HistoryEntry, JobInfo
+from stoker.core.jobs import job
+from stoker.core.state_machine import ElectionContext, Retention, StateFilter
+from stoker.core.version import __version__
 from stoker.storage import open_storage
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from stoker.async_app import AsyncApp
 
 __all__ = [
     "App",
     "ArgumentEncodingError",
+    "AsyncApp",
     "Clock",
     "CronError",
     "ElectionContext",
@@ -44,6 +50,7 @@ __all__ = [
     "JobNotAllowedError",
     "JobNotFoundError",
     "JobTimeoutError",
+    "JobWaitTimeoutError",
     "ResultEncodingError",
     "Retention",
     "ServerCrashedError",
@@ -56,3 +63,13 @@ __all__ = [
     "job",
     "open_storage",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # AsyncApp is imported on first use: it brings asyncio, which a server of plain `def` jobs
+    # (or a web process that never uses AsyncApp) need not load.
+    if name == "AsyncApp":
+        from stoker.async_app import AsyncApp
+
+        return AsyncApp
+    raise AttributeError(f"module 'stoker' has no attribute {name!r}")

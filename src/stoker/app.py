@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Unpack
 
 from stoker.client import Client
-from stoker.clock import Clock, SystemClock
-from stoker.filters import ContinuationsFilter, RetryFilter, StatisticsFilter
-from stoker.jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, validate_queue_name
-from stoker.state_machine import Retention, StateFilter, StateMachine
+from stoker.core.clock import Clock
+from stoker.core.jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, validate_queue_name
+from stoker.core.runtime import build_runtime
+from stoker.core.state_machine import Retention, StateFilter, StateMachine
+from stoker.server import Server, ServerOptions, ServerSettings, run_forever
 from stoker.storage import Storage, open_storage
 
 if TYPE_CHECKING:
-    from stoker.server import Server
+    # Only for the annotation: the dashboard's packages are an extra (stoker[dashboard]), so
+    # App.dashboard() imports it when called, never when stoker is imported.
+    from starlette.applications import Starlette
+
+    from stoker.dashboard import DashboardOptions
 
 DEFAULT_STORAGE_URL = "sqlite:///stoker.db"
 
@@ -49,52 +54,85 @@ class App(Client):
     ) -> None:
         if isinstance(storage, str) or storage is None:
             self.storage_url: str | None = storage or default_storage_url()
-            self.storage: Storage = open_storage(self.storage_url)
+            opened = open_storage(self.storage_url)
         else:
             self.storage_url = None
-            self.storage = storage
-        self.clock: Clock = clock or SystemClock()
-        self.retention = retention or Retention()
-        if (
-            isinstance(default_retries, bool)
-            or not isinstance(default_retries, int)
-            or default_retries < 0
-        ):
-            raise ValueError(f"default_retries must be an int >= 0, got {default_retries!r}")
-        self.default_retries = default_retries
-        self.default_queue = validate_queue_name(default_queue)
-        self.require_marked_jobs = require_marked_jobs
-        if isinstance(allowed_modules, str):
-            raise TypeError("allowed_modules is a list of module names, not one string")
-        self.allowed_modules = tuple(allowed_modules) if allowed_modules is not None else None
-        builtin: list[StateFilter] = [
-            RetryFilter(default_retries),
-            ContinuationsFilter(),
-            StatisticsFilter(),
-        ]
-        self.state_machine = StateMachine(
-            self.storage, self.clock, [*builtin, *filters], self.retention
+            opened = storage
+        runtime = build_runtime(
+            opened,
+            clock=clock,
+            retention=retention,
+            default_retries=default_retries,
+            default_queue=default_queue,
+            filters=filters,
+            require_marked_jobs=require_marked_jobs,
+            allowed_modules=allowed_modules,
         )
-        super().__init__(self)
+        super().__init__(runtime)
 
-    def server(self, **options: Any) -> Server:
+    # --- the shared runtime, as attributes -------------------------------------------------------
+    @property
+    def storage(self) -> Storage:
+        return self._runtime.storage
+
+    @property
+    def clock(self) -> Clock:
+        return self._runtime.clock
+
+    @property
+    def retention(self) -> Retention:
+        return self._runtime.retention
+
+    @property
+    def state_machine(self) -> StateMachine:
+        return self._runtime.state_machine
+
+    @property
+    def default_retries(self) -> int:
+        return self._runtime.default_retries
+
+    @property
+    def allowed_modules(self) -> tuple[str, ...] | None:
+        return self._runtime.allowed_modules
+
+    # Job defaults and policy may change after the App was made; every client, plan and server
+    # of this App reads them from the one Runtime, so a change applies to all at once.
+    @property
+    def default_queue(self) -> str:
+        return self._runtime.default_queue
+
+    @default_queue.setter
+    def default_queue(self, queue: str) -> None:
+        self._runtime.default_queue = validate_queue_name(queue)
+
+    @property
+    def require_marked_jobs(self) -> bool:
+        return self._runtime.require_marked_jobs
+
+    @require_marked_jobs.setter
+    def require_marked_jobs(self, required: bool) -> None:
+        self._runtime.require_marked_jobs = bool(required)
+
+    # --- the parts -----------------------------------------------------------------------------
+    def server(
+        self, options: ServerOptions | None = None, /, **settings: Unpack[ServerSettings]
+    ) -> Server:
         """An embedded server (threads in this process); use it as a context manager:
         `with app.server(workers=4): ...` starts it and stops it gracefully."""
-        from stoker.server import Server, ServerOptions
+        return Server(self._runtime, _server_options(options, settings))
 
-        return Server(self, ServerOptions(**options))
-
-    def run_server(self, **options: Any) -> None:
+    def run_server(
+        self, options: ServerOptions | None = None, /, **settings: Unpack[ServerSettings]
+    ) -> None:
         """Run a server in the foreground until SIGTERM/SIGINT (what `stoker server` runs)."""
-        from stoker.server import ServerOptions, run_forever
+        run_forever(self._runtime, _server_options(options, settings))
 
-        run_forever(self, ServerOptions(**options))
+    def dashboard(self, **options: Unpack[DashboardOptions]) -> Starlette:
+        """The dashboard as an ASGI app to mount, e.g. `Mount("/stoker", app.dashboard())`
+        (needs the extra: `pip install stoker[dashboard]`)."""
+        from stoker.dashboard import create_app
 
-    def dashboard(self, **options: Any) -> Any:
-        """The dashboard as an ASGI app to mount, e.g. `Mount("/stoker", app.dashboard())`."""
-        # Imported by name: the core never depends on the dashboard's packages (an extra).
-        dashboard = importlib.import_module("stoker.dashboard")
-        return dashboard.create_app(self, **options)
+        return create_app(self, **options)
 
     def close(self) -> None:
         """Release the storage's connections."""
@@ -108,3 +146,12 @@ class App(Client):
 
     def __repr__(self) -> str:
         return f"App(storage={type(self.storage).__name__})"
+
+
+def _server_options(options: ServerOptions | None, settings: ServerSettings) -> ServerOptions:
+    """`options` with `settings` over it; ServerOptions checks the values."""
+    if options is None:
+        return ServerOptions(**settings)
+    if not isinstance(options, ServerOptions):
+        raise TypeError(f"options must be ServerOptions, got {options!r}; use keywords instead")
+    return replace(options, **settings) if settings else options

@@ -18,9 +18,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import stoker
-from stoker.filters.statistics import DAILY_KEEP, HOURLY_KEEP, stats_keys
-from stoker.states import Deleted
-from stoker.storage.base import CounterIncrement, StateChange
+from stoker.core.filters.statistics import DAILY_KEEP, HOURLY_KEEP, stats_keys
+from stoker.core.records import CounterIncrement, StateChange
+from stoker.core.states import Deleted
 from tests.browser.conftest import CHROMIUM, SERVER_OPTIONS
 from tests.dashboard import dashboard_jobs as jobs
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 import stoker
-from stoker.cli import build_parser
+from stoker.cli.main import build_parser
 from tests.cli import cli_jobs
 from tests.cli.conftest import Result, assert_clean_error
 
@@ -21,6 +21,7 @@ COMMANDS = [
     ["jobs"],
     ["jobs", "list"],
     ["jobs", "show"],
+    ["jobs", "wait"],
     ["jobs", "requeue"],
     ["jobs", "delete"],
     ["recurring"],
@@ -345,6 +346,7 @@ def test_storage_migrate_creates_a_usable_schema(run_cli: Run, any_storage_url: 
     ("argv", "fragment"),
     [
         (["--workers", "0"], "workers must be an int from 1 to 1000"),
+        (["--concurrency", "0"], "concurrency must be an int from 1 to 100000"),
         (["--queues", "a b"], "queue name 'a b'"),
         (["--queues", " , "], "at least one queue"),
         (["--processes", "0"], "--processes must be from 1 to 64"),
@@ -365,7 +367,7 @@ def test_server_rejects_a_poll_interval_that_is_not_a_number(run_cli: Run) -> No
 
 
 def test_server_command_defaults_are_the_server_options_defaults() -> None:
-    from stoker.cli_commands import server_options
+    from stoker.cli.commands import server_options
     from stoker.server import ServerOptions
 
     assert server_options(build_parser().parse_args(["server"])) == ServerOptions()
@@ -388,3 +390,27 @@ def test_requeueing_a_job_that_may_still_run_warns_that_it_could_run_twice(
     assert app.delete(job_id)  # deleted while it ran: its code may still be running
     again = run_cli("jobs", "requeue", job_id, "--storage", any_storage_url)
     assert f"job {job_id} was running, and may still be" in again.err
+
+
+def test_jobs_wait_shows_the_settled_job_and_says_how_it_ended(
+    run_cli: Run, app: stoker.App, any_storage_url: str
+) -> None:
+    done = app.enqueue(cli_jobs.add, 1, b=2)
+    gone = app.enqueue(cli_jobs.add, 3, b=4)
+    app.delete(gone)
+    with app.server(workers=1, poll_interval=0.05):
+        result = run_cli("jobs", "wait", done, "--timeout", "20", "--storage", any_storage_url)
+    assert result.code == 0
+    assert "state: Succeeded" in result.out
+    deleted = run_cli("jobs", "wait", gone, "--json", "--storage", any_storage_url)
+    assert deleted.code == 1
+    assert json.loads(deleted.out)["state"] == "Deleted"
+
+
+def test_jobs_wait_past_its_timeout_exits_with_3(
+    run_cli: Run, app: stoker.App, any_storage_url: str
+) -> None:
+    job_id = app.enqueue(cli_jobs.add, 1, b=2)  # no server: it stays Enqueued
+    result = run_cli("jobs", "wait", job_id, "--timeout", "0.2", "--storage", any_storage_url)
+    assert result.code == 3
+    assert f"job {job_id} is still Enqueued after 0.2 s" in result.err

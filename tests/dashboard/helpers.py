@@ -10,8 +10,8 @@ from typing import Any
 from starlette.testclient import TestClient
 
 import stoker
-from stoker.states import Failed, RetryScheduled, Succeeded
-from stoker.storage.base import StateChange
+from stoker.core.records import StateChange
+from stoker.core.states import Failed, RetryScheduled, Succeeded
 from stoker.testing.contract_support import make_job
 
 LOCAL = ("127.0.0.1", 50000)

@@ -9,16 +9,10 @@ import pytest
 from starlette.testclient import TestClient
 
 import stoker
-from stoker.filters.statistics import stats_keys
-from stoker.recurring import occurrence_job
-from stoker.states import Failed
-from stoker.storage.base import (
-    STATE_NAMES,
-    CounterIncrement,
-    LogLine,
-    ServerRecord,
-    StateChange,
-)
+from stoker.core.filters.statistics import stats_keys
+from stoker.core.records import CounterIncrement, LogLine, ServerRecord, StateChange
+from stoker.core.schedule import occurrence_job
+from stoker.core.states import STATE_NAMES, Failed
 from stoker.testing.contract_support import make_recurring
 from tests.dashboard.helpers import SERVER_ID, new_job, new_retry
 

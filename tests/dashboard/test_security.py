@@ -11,11 +11,11 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 import stoker
+from stoker.core.records import StateChange
+from stoker.core.states import Failed
 from stoker.dashboard import create_app
 from stoker.dashboard.access import is_loopback
 from stoker.dashboard.security import FLASH_COOKIE, sign
-from stoker.states import Failed
-from stoker.storage.base import StateChange
 from stoker.testing.contract_support import make_recurring
 from tests.dashboard.helpers import LOCAL, LOCAL_URL, csrf_of, flash_of, new_job, post
 

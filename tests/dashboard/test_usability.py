@@ -8,7 +8,7 @@ from datetime import timedelta
 from starlette.testclient import TestClient
 
 import stoker
-from stoker.storage.base import LogLine
+from stoker.core.records import LogLine
 from stoker.testing.contract_support import make_recurring, make_server
 from tests.dashboard.helpers import csrf_of, new_job, new_retry
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import stoker
-from stoker.clock import Clock, SystemClock
+from stoker.core.clock import Clock, SystemClock
 
 # STOKER_RELIABILITY_FULL=1 selects the full-size runs (`make reliability-full`); the default
 # sizes keep tests/reliability within a few minutes of CI on two cores.

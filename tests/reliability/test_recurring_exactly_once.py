@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import stoker
-from stoker.server import Server, ServerOptions
 from stoker.server.background import fire_due_recurring
+from stoker.server.context import ServerContext
 from stoker.testing.clock import FakeClock
 from tests.polling import wait_for
 from tests.reliability import reliability_jobs as jobs
@@ -86,17 +86,17 @@ def _wait_until_all_registered(app: stoker.App, servers: list[ServerProcess]) ->
     wait_for(all_seen, 60, "five servers")
 
 
-def _schedulers(app: stoker.App) -> list[Server]:
+def _schedulers(app: stoker.App) -> list[ServerContext]:
     """Servers that are never started: the test drives their recurring schedulers by hand."""
-    return [Server(app, ServerOptions(workers=1)) for _ in range(SERVERS)]
+    return [app.server(workers=1).context for _ in range(SERVERS)]
 
 
-def _race(schedulers: list[Server]) -> None:
+def _race(schedulers: list[ServerContext]) -> None:
     """Every scheduler fires due recurring jobs at the same moment, in its own thread."""
     barrier = threading.Barrier(len(schedulers))
     errors: list[BaseException] = []
 
-    def fire(server: Server) -> None:
+    def fire(server: ServerContext) -> None:
         barrier.wait()
         try:
             fire_due_recurring(server)

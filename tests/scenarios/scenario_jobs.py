@@ -119,3 +119,56 @@ def gather(key: str, count: int, limit: float = 5.0) -> str:
         _gathering.notify_all()
         _gathering.wait_for(lambda: _gathered[key] >= count, timeout=limit)
     return key
+
+
+# Async jobs that meet each other: each counts itself in under `key` and waits (on the event
+# loop, holding no thread) until `expected` jobs have, so they succeed only if all of them
+# run at the same time. Module state: the embedded server runs them in the test's process.
+_arrived: dict[str, int] = {}
+_in_flight: dict[str, int] = {}
+_most_in_flight: dict[str, int] = {}
+
+
+async def async_rendezvous(key: str, expected: int, limit: float) -> int:
+    _arrived[key] = _arrived.get(key, 0) + 1
+    deadline = time.monotonic() + limit
+    while _arrived[key] < expected:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {_arrived[key]} of {expected} jobs ran at once")
+        await asyncio.sleep(0.01)
+    return _arrived[key]
+
+
+async def async_counted_sleep(key: str, seconds: float) -> int:
+    """Sleep, noting the most jobs of `key` that were in flight at once."""
+    _in_flight[key] = _in_flight.get(key, 0) + 1
+    _most_in_flight[key] = max(_most_in_flight.get(key, 0), _in_flight[key])
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        _in_flight[key] -= 1
+    return _most_in_flight[key]
+
+
+def most_in_flight(key: str) -> int:
+    return _most_in_flight.get(key, 0)
+
+
+async def async_with_progress_and_log() -> str:
+    context = stoker.current_job()
+    context.progress(0.5)
+    await asyncio.sleep(0.01)
+    context.log("awaited")
+    context.progress(1.0)
+    return context.id
+
+
+async def async_exit(code: int) -> None:
+    await asyncio.sleep(0)
+    raise SystemExit(code)
+
+
+async def async_self_reference() -> list[object]:
+    loop: list[object] = []
+    loop.append(loop)
+    return loop

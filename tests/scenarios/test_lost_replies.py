@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 import stoker
+from stoker.core.reasons import LOST_CLAIM
 from stoker.server import worker as worker_module
-from stoker.server.worker import LOST_CLAIM_REASON, Worker
+from stoker.server.worker import Worker
 from tests.scenarios import scenario_jobs as jobs
 from tests.scenarios.conftest import FAST, wait_for_state
 
@@ -55,7 +56,7 @@ def test_job_whose_claim_reply_was_lost_is_requeued_and_run(
     assert info.result == 5
     names = [name for name, _ in _history(app, job_id)]
     assert names == ["Enqueued", "Processing", "Enqueued", "Processing", "Succeeded"]
-    assert _history(app, job_id)[2][1] == LOST_CLAIM_REASON
+    assert _history(app, job_id)[2][1] == LOST_CLAIM
 
 
 def test_next_job_claimed_by_a_finish_whose_reply_was_lost_is_run(
@@ -80,7 +81,7 @@ def test_next_job_claimed_by_a_finish_whose_reply_was_lost_is_run(
         "Processing",
         "Succeeded",
     ]
-    assert second_history[2][1] == LOST_CLAIM_REASON
+    assert second_history[2][1] == LOST_CLAIM
     assert app.storage.count_by_state()["Processing"] == 0
 
 
@@ -115,13 +116,13 @@ def test_claim_committed_after_the_first_look_is_found_by_the_second(
     assert late[0] is not None
     assert late[0].id == job_id
     assert info.result == 9
-    assert _history(app, job_id)[2] == ("Enqueued", LOST_CLAIM_REASON)
+    assert _history(app, job_id)[2] == ("Enqueued", LOST_CLAIM)
 
 
 def test_the_job_a_worker_holds_is_never_taken_for_a_lost_claim(app: stoker.App) -> None:
     lost_id, held_id = app.enqueue(jobs.add, 1, 2), app.enqueue(jobs.add, 3, 4)
     server = app.server(workers=1, **FAST)
-    worker = Worker(server, 1)
+    worker = Worker(server.context, 1)
     now = app.clock.now()
     lost = app.storage.fetch_next(["default"], server.id, worker.worker_id, now)
     held = app.storage.fetch_next(["default"], server.id, worker.worker_id, now)
@@ -162,7 +163,7 @@ def test_every_worker_of_a_batch_whose_reply_was_lost_recovers_its_claim(
             wait_for_state(app, job_id, "Succeeded", timeout=20)
     assert len(lost) == 1
     for fetched in lost[0]:
-        assert ("Enqueued", LOST_CLAIM_REASON) in _history(app, fetched.id)
+        assert ("Enqueued", LOST_CLAIM) in _history(app, fetched.id)
     for job_id in job_ids:
         assert [name for name, _ in _history(app, job_id)].count("Succeeded") == 1
     assert app.storage.count_by_state()["Processing"] == 0

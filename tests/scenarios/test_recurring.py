@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import stoker
-from stoker.server import Server, ServerOptions
 from stoker.server.background import fire_due_recurring
+from stoker.server.context import ServerContext
 from stoker.testing.clock import FakeClock
 from tests.polling import wait_for
 from tests.scenarios import scenario_jobs as jobs
@@ -72,9 +72,9 @@ def test_three_server_processes_create_exactly_one_job_per_occurrence(
     assert set(reasons.values()) == {1}, reasons
 
 
-def _scheduler(app: stoker.App) -> Server:
+def _scheduler(app: stoker.App) -> ServerContext:
     """A server that is never started: the test drives its recurring scheduler by hand."""
-    return Server(app, ServerOptions(workers=1))
+    return app.server(workers=1).context
 
 
 def test_daily_job_runs_once_on_both_dst_changes(storage_url: str) -> None:

@@ -11,14 +11,14 @@ import psycopg
 import pytest
 import redis
 
-from stoker.states import Deleted, Failed, Succeeded
+from stoker.core.records import CounterIncrement, FetchedJob, StateChange
+from stoker.core.states import STATE_NAMES, Deleted, Failed, Succeeded
 from stoker.storage import open_storage
-from stoker.storage.base import STATE_NAMES, CounterIncrement, FetchedJob, StateChange
-from stoker.storage.combining import Combiner
+from stoker.storage.common.combining import Combiner
+from stoker.storage.common.worker_steps import Step, StepResult
 from stoker.storage.postgres import PostgresStorage
 from stoker.storage.redis import RedisStorage
-from stoker.storage.worker_steps import Step, StepResult
-from stoker.testing.contract_support import SERVER, at, change, create, details
+from stoker.testing.contract_support import SERVER, at, change, create, details, outcome
 from tests.conftest import PG_URL, REDIS_URL, require_service
 
 QUEUES = ("critical", "default")
@@ -68,16 +68,6 @@ def _claim(storage: Batching, worker: str) -> FetchedJob:
     return fetched
 
 
-def _outcome(job: FetchedJob, state: Any, when: float, **options: Any) -> StateChange:
-    return StateChange(
-        job.id,
-        state.to_record(at(when)),
-        expected_states=("Processing",),
-        expected_state_id=job.state_id,
-        **options,
-    )
-
-
 def _steps(storage: Batching) -> list[Step]:
     """Eight workers at once: outcomes that apply, outcomes that are refused, idle workers."""
     parent = create(storage, created_at=at(1), params={"owner": "ops"})
@@ -99,14 +89,14 @@ def _steps(storage: Batching) -> list[Step]:
     succeeded = Succeeded(result={"n": 1}, latency_ms=1.0, duration_ms=2.0)
     failed = Failed(exception_type="ValueError", message="bad", reason="ValueError: bad")
     day = CounterIncrement("stats:succeeded:2036-03-01", 1, at(86_400))
-    stale_change = _outcome(jobs[2], succeeded, 6.2)
+    stale_change = outcome(jobs[2], succeeded, 6.2)
     outcomes = [
-        _outcome(jobs[0], succeeded, 6, counters=(CounterIncrement("stats:succeeded"), day),
+        outcome(jobs[0], succeeded, 6, counters=(CounterIncrement("stats:succeeded"), day),
                  release_continuations=True, params={"done": True}, expire_at=at(3600)),
-        _outcome(jobs[1], failed, 6.1, counters=(CounterIncrement("stats:failed"),),
+        outcome(jobs[1], failed, 6.1, counters=(CounterIncrement("stats:failed"),),
                  release_continuations=True, params={"retries": 1}),
         StateChange(stale, stale_change.state, ("Processing",), jobs[2].state_id + 1000),
-        _outcome(jobs[3], succeeded, 6.3, counters=(CounterIncrement("stats:succeeded"),)),
+        outcome(jobs[3], succeeded, 6.3, counters=(CounterIncrement("stats:succeeded"),)),
     ]  # fmt: skip
     steps = [Step(f"worker-{n}", at(6 + n / 10), outcome) for n, outcome in enumerate(outcomes)]
     del released, dropped, retried_child  # found again through the parents' details
@@ -208,6 +198,24 @@ def _work(storage: Batching, number: int, ran: list[str], lock: threading.Lock) 
     while job is not None:
         with lock:
             ran.append(job.id)
-        outcome = _outcome(job, Succeeded(result=None, latency_ms=0, duration_ms=0), 11)
-        applied, job = storage.finish_and_fetch(outcome, list(QUEUES), SERVER, worker, at(11))
+        done = outcome(job, Succeeded(result=None, latency_ms=0, duration_ms=0), 11)
+        applied, job = storage.finish_and_fetch(done, list(QUEUES), SERVER, worker, at(11))
         assert applied
+
+
+def test_outcomes_without_queues_are_batched_and_claim_nothing(
+    twins: tuple[Batching, Batching],
+) -> None:
+    # The outcomes of async jobs, stored by finisher threads: one batch, no claims, and the
+    # same writes as the outcomes one by one.
+    batched, single = twins
+    outcomes = [step for step in _steps(batched) if step.change is not None]
+    together = _claimed_ids(batched._run_steps((), SERVER, outcomes))
+    alone = [
+        _claimed_ids(single._run_steps((), SERVER, [step]))[0]
+        for step in _steps(single)
+        if step.change is not None
+    ]
+    assert together == alone == [(True, None), (True, None), (False, None), (False, None)]
+    assert _everything(batched) == _everything(single)
+    assert sum(batched.queue_lengths().values()) == 5  # the queued jobs were not claimed

@@ -11,17 +11,18 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
-from stoker.errors import StorageURLError
+from stoker.core.records import NewJob, StateChange, StateRecord
+from stoker.errors import ForeignDatabaseError, SchemaTooNewError, StorageError, StorageURLError
 from stoker.storage import open_storage
-from stoker.storage.base import NewJob, StateChange, StateRecord
-from stoker.storage.postgres import PostgresStorage, _split_url
-from stoker.storage.postgres_batch_sql import BATCH_QUERIES
-from stoker.storage.postgres_db import parse_job_id
-from stoker.storage.postgres_monitor import COLUMN_FRAGMENTS, MONITOR_QUERIES
-from stoker.storage.postgres_schema import LATEST_VERSION, MIGRATIONS
-from stoker.storage.postgres_sql import WRITE_QUERIES, render, squeeze
-from stoker.storage.postgres_upkeep_sql import UPKEEP_QUERIES
+from stoker.storage.postgres.batch_sql import BATCH_QUERIES
+from stoker.storage.postgres.db import parse_job_id
+from stoker.storage.postgres.monitor import COLUMN_FRAGMENTS, MONITOR_QUERIES
+from stoker.storage.postgres.schema import LATEST_VERSION, MIGRATIONS
+from stoker.storage.postgres.sql import WRITE_QUERIES, render, squeeze
+from stoker.storage.postgres.storage import PostgresStorage, _split_url
+from stoker.storage.postgres.upkeep_sql import UPKEEP_QUERIES
 
 T0 = datetime(2036, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -152,6 +153,66 @@ def test_migrate_false_leaves_a_fresh_schema_alone(postgres_url: str) -> None:
         assert storage.migrate() == LATEST_VERSION
     finally:
         storage.close()
+
+
+def _contents(conninfo: str, schema: str) -> list[tuple[Any, ...]]:
+    """Every table of the schema with its rows, to compare before and after a refused open."""
+    found: list[tuple[Any, ...]] = []
+    with psycopg.connect(conninfo) as conn:
+        tables = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", (schema,)
+        ).fetchall()
+        for (table,) in tables:
+            query = sql.SQL("SELECT * FROM {}.{} ORDER BY 1").format(
+                sql.Identifier(schema), sql.Identifier(table)
+            )
+            found.append((table, [tuple(map(str, row)) for row in conn.execute(query)]))
+    return found
+
+
+def test_a_schema_migrated_by_a_newer_stoker_is_refused_and_left_untouched(
+    postgres_url: str,
+) -> None:
+    storage = PostgresStorage.from_url(postgres_url)
+    conninfo, schema = storage._db.conninfo, storage.schema
+    job_id = storage.create_jobs([new_job()])[0]
+    storage.close()
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.schema_version (version, description) VALUES (%s, 'future')"
+            ).format(sql.Identifier(schema)),
+            (LATEST_VERSION + 1,),
+        )
+    before = _contents(conninfo, schema)
+    with pytest.raises(SchemaTooNewError, match="upgrade stoker") as raised:
+        PostgresStorage.from_url(postgres_url)
+    assert isinstance(raised.value, StorageError)
+    assert isinstance(raised.value, RuntimeError)  # what this error was before it had a class
+    unmigrated = PostgresStorage.from_url(postgres_url, migrate=False)
+    try:
+        with pytest.raises(SchemaTooNewError, match=f"version {LATEST_VERSION + 1}"):
+            unmigrated.migrate()
+    finally:
+        unmigrated.close()
+    after = _contents(conninfo, schema)
+    assert after == before
+    assert any(table == "job" and rows[0][0] == job_id for table, rows in after)
+
+
+def test_a_schema_holding_another_applications_tables_is_refused(postgres_url: str) -> None:
+    schema = _schema_of(postgres_url)
+    unmigrated = PostgresStorage.from_url(postgres_url, migrate=False)
+    conninfo = unmigrated._db.conninfo
+    unmigrated.close()
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'CREATE TABLE "{schema}".users (id integer PRIMARY KEY, name text)')
+        conn.execute(f"INSERT INTO \"{schema}\".users VALUES (1, 'ada')")  # noqa: S608
+    before = _contents(conninfo, schema)
+    with pytest.raises(ForeignDatabaseError, match="users"):
+        PostgresStorage.from_url(postgres_url)
+    assert _contents(conninfo, schema) == before == [("users", [("1", "ada")])]
 
 
 # --- LISTEN/NOTIFY -------------------------------------------------------------------------

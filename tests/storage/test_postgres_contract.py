@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from stoker.core.protocols import Storage
 from stoker.storage import open_storage
-from stoker.storage.base import Storage
 from stoker.testing.contract import StorageContract
 
 

@@ -12,10 +12,15 @@ from typing import Any
 
 import psycopg
 
+from stoker.core.records import CounterIncrement, StateChange, StateRecord
 from stoker.storage import open_storage
-from stoker.storage.base import CounterIncrement, StateChange, StateRecord
 from stoker.storage.postgres import PostgresStorage
-from stoker.storage.postgres_params import change_states_params, claim_params
+from stoker.storage.postgres.params import (
+    change_states_params,
+    claim_params,
+    due_params,
+    orphan_params,
+)
 
 NOW = datetime(2036, 1, 20, tzinfo=UTC)
 JOBS = 300_000
@@ -71,9 +76,9 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
         claim_params(["mail", "default"], "s", [f"w{n}" for n in range(8)], [NOW] * 8),
     ),
     "finish 8 jobs": ("change_states", change_states_params(_outcomes(8))),
-    "enqueue_due_scheduled": ("enqueue_due", {"now": NOW, "limit": 100, "reason": "due"}),
+    "enqueue_due_scheduled": ("enqueue_due", due_params(NOW, 100)),
     "delete_expired": ("delete_expired", {"now": NOW, "limit": 100}),
-    "requeue_orphaned_jobs": ("requeue_orphans", {"now": NOW, "limit": 100, "reason": "%s"}),
+    "requeue_orphaned_jobs": ("requeue_orphans", orphan_params(NOW, 100)),
     "list_jobs(Succeeded)": (
         "list_False_True",
         {"state": "Succeeded", "queue": None, "offset": 100_000, "limit": 50},

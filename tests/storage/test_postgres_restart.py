@@ -19,7 +19,7 @@ from typing import TypeVar
 import psycopg
 import pytest
 
-from stoker.storage.base import NewJob, StateChange, StateRecord
+from stoker.core.records import NewJob, StateChange, StateRecord
 from stoker.storage.postgres import PostgresStorage
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -10,12 +10,12 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from stoker.storage.postgres_db import Conn, Database
+from stoker.storage.postgres.db import Conn, PostgresDatabase
 
 
 @pytest.fixture
-def database(postgres_url: str) -> Iterator[Database]:
-    db = Database(postgres_url.partition("?")[0], max_size=3, timeout=2.0, attempts=3)
+def database(postgres_url: str) -> Iterator[PostgresDatabase]:
+    db = PostgresDatabase(postgres_url.partition("?")[0], max_size=3, timeout=2.0, attempts=3)
     yield db
     db.close()
 
@@ -36,7 +36,9 @@ class Flaky:
         return int(row[0]) if row else 0
 
 
-def test_terminated_session_is_retried_even_for_non_idempotent_work(database: Database) -> None:
+def test_terminated_session_is_retried_even_for_non_idempotent_work(
+    database: PostgresDatabase,
+) -> None:
     # 57P01: the server ended the session, which rolls back whatever was running.
     work = Flaky(errors.AdminShutdown("terminating connection due to administrator command"))
     assert database.run(work, idempotent=False) == 42
@@ -44,7 +46,7 @@ def test_terminated_session_is_retried_even_for_non_idempotent_work(database: Da
 
 
 def test_lost_connection_with_unknown_outcome_is_not_retried_for_non_idempotent_work(
-    database: Database,
+    database: PostgresDatabase,
 ) -> None:
     work = Flaky(psycopg.OperationalError("server closed the connection unexpectedly"))
     with pytest.raises(psycopg.OperationalError):
@@ -52,25 +54,27 @@ def test_lost_connection_with_unknown_outcome_is_not_retried_for_non_idempotent_
     assert work.calls == 1
 
 
-def test_lost_connection_before_commit_of_a_transaction_is_retried(database: Database) -> None:
+def test_lost_connection_before_commit_of_a_transaction_is_retried(
+    database: PostgresDatabase,
+) -> None:
     work = Flaky(psycopg.OperationalError("server closed the connection unexpectedly"))
     assert database.run(work, transaction=True, idempotent=False) == 42
     assert work.calls == 2
 
 
-def test_idempotent_work_is_retried_until_the_attempts_run_out(database: Database) -> None:
+def test_idempotent_work_is_retried_until_the_attempts_run_out(database: PostgresDatabase) -> None:
     work = Flaky(psycopg.OperationalError("connection refused"), failures=5)
     with pytest.raises(psycopg.OperationalError):
         database.run(work)
     assert work.calls == 3
 
 
-def test_deadlocks_are_retried(database: Database) -> None:
+def test_deadlocks_are_retried(database: PostgresDatabase) -> None:
     work = Flaky(errors.DeadlockDetected("deadlock detected"))
     assert database.run(work, idempotent=False) == 42
 
 
-def test_errors_of_the_statement_itself_are_never_retried(database: Database) -> None:
+def test_errors_of_the_statement_itself_are_never_retried(database: PostgresDatabase) -> None:
     work = Flaky(errors.UniqueViolation("duplicate key"))
     with pytest.raises(errors.UniqueViolation):
         database.run(work)
@@ -78,7 +82,7 @@ def test_errors_of_the_statement_itself_are_never_retried(database: Database) ->
 
 
 def test_a_pooled_connection_closed_by_the_server_is_replaced_silently(
-    database: Database, caplog: pytest.LogCaptureFixture
+    database: PostgresDatabase, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="stoker.storage.postgres")
     pid = database.run(lambda conn: conn.info.backend_pid)
@@ -93,7 +97,7 @@ def test_a_pooled_connection_closed_by_the_server_is_replaced_silently(
 
 
 def test_an_outage_is_logged_once_and_its_end_once(
-    database: Database, caplog: pytest.LogCaptureFixture
+    database: PostgresDatabase, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="stoker.storage.postgres")
     work = Flaky(psycopg.OperationalError("connection refused"), failures=2)

@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from stoker.errors import StorageURLError
-from stoker.storage import open_storage
-from stoker.storage.base import (
+from stoker.core.errors import StorageURLError
+from stoker.core.records import (
     CounterIncrement,
     LogLine,
     NewJob,
@@ -28,6 +27,7 @@ from stoker.storage.base import (
     StateChange,
     StateRecord,
 )
+from stoker.storage import open_storage
 from stoker.storage.redis import RedisStorage
 
 T0 = datetime(2036, 3, 1, 12, 0, tzinfo=UTC)
@@ -302,7 +302,7 @@ def test_counters_expire_on_the_callers_clock(storage: RedisStorage) -> None:
 
 def test_the_module_never_scans_the_keyspace() -> None:
     # Counting and paging read per-state sorted sets; KEYS/SCAN would be O(all keys).
-    folder = resources.files("stoker.storage.redis_lua")
+    folder = resources.files("stoker.storage.redis.lua")
     sources = [Path(str(folder / name)).read_text("utf-8") for name in _lua_files()]
     storage_dir = Path(str(resources.files("stoker.storage")))
     sources += [path.read_text("utf-8") for path in storage_dir.glob("redis*.py")]
@@ -312,7 +312,7 @@ def test_the_module_never_scans_the_keyspace() -> None:
 
 
 def _lua_files() -> list[str]:
-    folder = resources.files("stoker.storage.redis_lua")
+    folder = resources.files("stoker.storage.redis.lua")
     return [entry.name for entry in folder.iterdir() if entry.name.endswith(".lua")]
 
 
@@ -322,9 +322,9 @@ def _lua_files() -> list[str]:
 def test_a_step_that_fails_in_a_batch_fails_alone(
     storage: RedisStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from stoker.states import Succeeded
-    from stoker.storage import redis_batch
-    from stoker.storage.worker_steps import Step
+    from stoker.core.states import Succeeded
+    from stoker.storage.common.worker_steps import Step
+    from stoker.storage.redis import batch as redis_batch
 
     storage.create_jobs([new_job(args=f"[{n}]") for n in range(4)])
     first, second = (storage.fetch_next(["default"], "srv", f"w{n}", T0) for n in (1, 2))
@@ -354,17 +354,17 @@ def test_a_step_that_fails_in_a_batch_fails_alone(
 
 
 def test_the_processing_entry_shortcut_encodes_exactly_like_state_entry() -> None:
-    from stoker.storage.redis_batch import _processing_entry
-    from stoker.storage.redis_codec import state_entry, to_us
+    from stoker.core.states import processing_state
+    from stoker.storage.redis.batch import _processing_entry
+    from stoker.storage.redis.codec import state_entry, to_us
 
     for server, worker in [("srv-1", "worker-3"), ('we"ird\\', "wö\u2028")]:
-        data = {"server_id": server, "worker_id": worker}
-        expected = state_entry(StateRecord("Processing", T0, None, data))
+        expected = state_entry(processing_state(server, worker).to_record(T0))
         assert _processing_entry(server, worker, to_us(T0)) == expected
 
 
 def test_scripts_are_reloaded_after_a_script_flush(storage: RedisStorage) -> None:
-    from stoker.storage.worker_steps import Step
+    from stoker.storage.common.worker_steps import Step
 
     storage._r.script_flush()  # what a Redis restart does to loaded scripts
     storage.create_jobs([new_job(args=f"[{n}]") for n in range(4)])

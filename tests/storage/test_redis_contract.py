@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from stoker.storage import open_storage, redis_due
-from stoker.storage.base import Storage
+from stoker.core.protocols import Storage
+from stoker.storage import open_storage
+from stoker.storage.redis import due as redis_due
 from stoker.testing.contract import StorageContract
 from stoker.testing.contract_monitor import DueOrderContract
 

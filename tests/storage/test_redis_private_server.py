@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from stoker.storage import open_storage
-from stoker.storage.base import (
+from stoker.core.records import (
     CounterIncrement,
     LogLine,
     NewJob,
@@ -27,6 +26,7 @@ from stoker.storage.base import (
     StateChange,
     StateRecord,
 )
+from stoker.storage import open_storage
 from stoker.storage.redis import RedisStorage
 from tests.conftest import IN_CI
 

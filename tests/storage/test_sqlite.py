@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from stoker.states import Succeeded
-from stoker.storage import sqlite_schema as schema
-from stoker.storage.sqlite import SQLiteStorage
-from stoker.storage.sqlite_connection import StorageClosedError
+from stoker.core.states import Succeeded
+from stoker.errors import ForeignDatabaseError, SchemaTooNewError, StorageClosedError
+from stoker.storage.sqlite import SQLiteStorage, schema
 from stoker.testing.contract_support import at, change, create, details, fetch_id, make_job
 
 
@@ -96,7 +95,7 @@ def test_database_of_a_newer_stoker_is_refused(storage: SQLiteStorage) -> None:
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {schema.LATEST_VERSION + 1}")
     conn.close()
-    with pytest.raises(schema.SchemaTooNewError, match="upgrade stoker"):
+    with pytest.raises(SchemaTooNewError, match="upgrade stoker"):
         SQLiteStorage.from_url(f"sqlite:///{path}")
 
 
@@ -105,7 +104,7 @@ def test_another_applications_database_is_not_taken_over(tmp_path: Path) -> None
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
     conn.close()
-    with pytest.raises(schema.ForeignDatabaseError, match="users"):
+    with pytest.raises(ForeignDatabaseError, match="users"):
         SQLiteStorage.from_url(f"sqlite:///{path}")
     assert _user_version(str(path)) == 0
 
@@ -242,16 +241,14 @@ def test_storages_of_one_file_share_the_writer_until_the_last_closes(sqlite_url:
 
 # --- query plans ------------------------------------------------------------------------------
 def _plans() -> Iterator[tuple[str, str, int]]:
-    from stoker.storage import sqlite_continuations as continuations
-    from stoker.storage import sqlite_jobs as jobs
-    from stoker.storage import sqlite_monitor as monitor
+    from stoker.storage.sqlite import continuations, jobs, monitor
 
     yield "peek", jobs.PEEK, 1
-    yield "claim", jobs.CLAIM, 4
+    yield "claim", jobs.CLAIM, 5
     for (with_params, release), sql in jobs.CHANGE.items():
         yield f"change({with_params}, {release})", sql, 12 if with_params else 11
     yield "enqueue_due", jobs.ENQUEUE_DUE, 3
-    yield "requeue_orphans", jobs.REQUEUE_ORPHANS, 3
+    yield "requeue_orphans", jobs.REQUEUE_ORPHANS, 6
     yield "delete_expired", jobs.DELETE_EXPIRED, 2
     yield "children", continuations.CHILDREN, 1
     for (kind, newest), sql in monitor.LIST_JOBS.items():

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from stoker.states import Succeeded
+from stoker.core.protocols import Storage
+from stoker.core.records import StateChange
+from stoker.core.states import Succeeded
 from stoker.storage import open_storage
-from stoker.storage import sqlite_schema as schema
-from stoker.storage.base import StateChange, Storage
+from stoker.storage.sqlite import schema
 from stoker.testing.contract_support import at, make_job
 
 pytestmark = pytest.mark.slow
@@ -58,7 +59,7 @@ def _work(storage: Storage, jobs: int, server: str, worker: str) -> tuple[list[s
 def _hammer(url: str, file_lock: bool, start: Any, results: Any) -> None:
     """A child process: THREADS threads creating and claiming jobs on `url`."""
     if not file_lock:
-        from stoker.storage import sqlite_lock
+        from stoker.storage.sqlite import lock as sqlite_lock
 
         sqlite_lock.fcntl = None  # type: ignore[attr-defined,assignment]  # SQLite lock only
     outcome: dict[str, Any] = {"created": [], "claimed": [], "errors": []}

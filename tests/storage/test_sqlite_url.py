@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from stoker.errors import StorageURLError
+from stoker.core.errors import StorageURLError
 from stoker.storage import open_storage
 from stoker.storage.sqlite import SQLiteStorage
-from stoker.storage.sqlite_url import MEMORY, SQLiteOptions, parse_sqlite_url
+from stoker.storage.sqlite.url import MEMORY, SQLiteOptions, parse_sqlite_url
 from stoker.testing.contract_support import create, fetch_id
 
 

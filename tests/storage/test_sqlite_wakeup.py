@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from stoker.states import Enqueued, Succeeded
+from stoker.core.states import Enqueued, Succeeded
 from stoker.storage.sqlite import SQLiteStorage
 from stoker.testing.contract_support import (
     SERVER,

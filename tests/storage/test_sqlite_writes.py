@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from stoker.storage import sqlite_checkpoint
+from stoker.errors import StorageBusyError
 from stoker.storage.sqlite import SQLiteStorage
-from stoker.storage.sqlite_batch import WriteRequest, run_batch
-from stoker.storage.sqlite_connection import StorageBusyError
+from stoker.storage.sqlite import checkpoint as sqlite_checkpoint
+from stoker.storage.sqlite.batch import WriteRequest, run_batch
 from stoker.testing.contract_support import create, details, make_job
 
 

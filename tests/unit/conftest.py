@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 import stoker
+from stoker.core.records import FetchedJob
 from stoker.server.worker import failed_state
-from stoker.storage.base import FetchedJob
 from stoker.testing.clock import FakeClock
 
 STORAGES = ["sqlite", "postgres", "redis"]

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import stoker
-from stoker import codec
-from stoker.errors import ArgumentEncodingError
+from stoker.core import codec
+from stoker.core.errors import ArgumentEncodingError
 from tests.unit import jobs_for_tests as jobs
 from tests.unit.conftest import total_jobs
 

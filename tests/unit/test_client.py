@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import stoker
-from stoker.errors import JobDefinitionError, JobNotFoundError
+from stoker.core.errors import JobDefinitionError, JobNotFoundError
 from stoker.testing.clock import FakeClock
 from tests.unit import jobs_for_tests as jobs
 from tests.unit.conftest import fetch, total_jobs
@@ -347,7 +347,7 @@ def test_delete_of_a_processing_job_stops_its_claim(app: stoker.App) -> None:
     # The worker's late outcome is fenced out by the Processing state id.
     assert not app.state_machine.change(
         job_id,
-        stoker.states.Succeeded(result=1),
+        stoker.core.states.Succeeded(result=1),
         expected_states=("Processing",),
         expected_state_id=fetched.state_id,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import stoker
-from stoker.errors import ArgumentEncodingError, JobDefinitionError, JobNotAllowedError
+from stoker.core.errors import ArgumentEncodingError, JobDefinitionError, JobNotAllowedError
 from tests.unit import jobs_for_tests as jobs
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from stoker.storage.combining import Combiner
+from stoker.storage.common.combining import Combiner
 
 
 def _wait_until(condition: Callable[[], bool]) -> None:

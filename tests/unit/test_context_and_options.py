@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import stoker
-from stoker.context import JobContext, bind, unbind
+from stoker.core.context import JobContext, bind, unbind
 from stoker.server import ServerOptions
 from stoker.testing.clock import FakeClock
 from tests.unit import jobs_for_tests as jobs
@@ -105,6 +105,9 @@ def test_server_options_accept_one_queue_as_a_string() -> None:
         ({"workers": 1001}, "workers"),
         ({"workers": 2.5}, "workers"),
         ({"workers": True}, "workers"),
+        ({"concurrency": 0}, "concurrency must be an int from 1 to 100000"),
+        ({"concurrency": 1.5}, "concurrency"),
+        ({"concurrency": False}, "concurrency"),
         ({"poll_interval": -1}, "poll_interval must be a number of seconds"),
         ({"shutdown_timeout": "15"}, "shutdown_timeout"),
         ({"heartbeat_interval": 30, "server_timeout": 30}, "must be longer than heartbeat"),

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stoker.cron import MACROS, Schedule, normalize, parse_timezone
-from stoker.errors import CronError
+from stoker.core.cron import MACROS, Schedule, normalize, parse_timezone
+from stoker.core.errors import CronError
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from stoker.context import JobContext
-from stoker.errors import JobTimeoutError
-from stoker.interrupts import bind_guard, shielded, unbind_guard
+from stoker.core.context import JobContext
+from stoker.core.errors import JobTimeoutError
+from stoker.core.interrupts import bind_guard, shielded, unbind_guard
 from stoker.server import runner
 from stoker.server.runner import RunningJob
 from stoker.storage.sqlite import SQLiteStorage

@@ -11,20 +11,20 @@ from typing import Any
 import pytest
 
 import stoker
-from stoker.errors import JobDefinitionError
-from stoker.jobs import Invocation, JobOptions, function_path, options_of, resolve
+from stoker.core.errors import JobDefinitionError
+from stoker.core.jobs import Invocation, JobOptions, function_path, options_of, resolve
 from tests.unit import jobs_for_tests as jobs
 
 
 def test_job_decorator_without_parentheses_marks_and_keeps_the_function() -> None:
     assert jobs.marked_bare(3) == 3
     assert options_of(jobs.marked_bare) == JobOptions()
-    assert stoker.jobs.is_marked(jobs.marked_bare)
+    assert stoker.core.jobs.is_marked(jobs.marked_bare)
 
 
 def test_job_decorator_with_empty_parentheses_marks_the_function() -> None:
     assert jobs.marked_empty(4) == 4
-    assert stoker.jobs.is_marked(jobs.marked_empty)
+    assert stoker.core.jobs.is_marked(jobs.marked_empty)
 
 
 def test_job_decorator_stores_its_options() -> None:
@@ -37,7 +37,7 @@ def test_job_decorator_stores_its_options() -> None:
 
 def test_undecorated_function_has_empty_options() -> None:
     assert options_of(jobs.add) == JobOptions()
-    assert not stoker.jobs.is_marked(jobs.add)
+    assert not stoker.core.jobs.is_marked(jobs.add)
 
 
 def test_job_decorator_stores_exception_classes_as_dotted_names() -> None:

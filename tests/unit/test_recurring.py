@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import stoker
-from stoker.errors import CronError, JobDefinitionError, JobNotFoundError
-from stoker.recurring import MAX_CATCH_UP, plan_occurrences
-from stoker.storage.base import RecurringRecord
+from stoker.core.errors import CronError, JobDefinitionError, JobNotFoundError
+from stoker.core.records import RecurringRecord
+from stoker.core.schedule import MAX_CATCH_UP, plan_occurrences
 from stoker.testing.clock import FakeClock
 from tests.unit import jobs_for_tests as jobs
 from tests.unit.conftest import total_jobs

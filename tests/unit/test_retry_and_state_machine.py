@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 import stoker
-from stoker.filters import retry as retry_module
-from stoker.filters import retry_delay, stats_keys
-from stoker.states import Enqueued, Succeeded
+from stoker.core.filters import retry as retry_module
+from stoker.core.filters import retry_delay, stats_keys
+from stoker.core.states import Enqueued, Succeeded
 from stoker.testing.clock import FakeClock
 from tests.unit import jobs_for_tests as jobs
 from tests.unit.conftest import fail_attempt, fetch

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 import stoker
-from stoker.server import Server, ServerOptions
+from stoker.server import ServerOptions
 
 
 def test_a_stop_during_start_waits_for_the_start_and_then_stops(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = stoker.App(f"sqlite:///{tmp_path}/stoker.db")
-    server = Server(app, ServerOptions(workers=2, poll_interval=0.05))
+    server = app.server(ServerOptions(workers=2, poll_interval=0.05))
     announcing, go_on = threading.Event(), threading.Event()
     announce = server.announce
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stoker.dashboard.app import create_app, serve
+from stoker.dashboard.app import DashboardOptions, create_app, serve
 from stoker.dashboard.config import DashboardConfig
 
-__all__ = ["DashboardConfig", "create_app", "serve"]
+__all__ = ["DashboardConfig", "DashboardOptions", "create_app", "serve"]

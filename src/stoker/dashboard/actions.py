@@ -1,4 +1,4 @@
-"""Job and recurring-job actions, always through the App client with the state the page showed."""
+"""Job and recurring-job actions, always through the client with the state the page showed."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from stoker.core import reasons
+from stoker.core.errors import JobNotFoundError
 from stoker.dashboard.views import STATE_ACTIONS
-from stoker.errors import JobNotFoundError
 
 if TYPE_CHECKING:
-    from stoker.app import App
+    from stoker.client import Client
+    from stoker.core.protocols import Monitor
 
 ACTION_VERBS = {"requeue": "requeued", "delete": "deleted"}
 RECURRING_ACTIONS = ("trigger", "pause", "resume", "remove")
@@ -30,27 +32,27 @@ class Outcome:
     remaining: int | None = None
 
 
-def act(app: App, action: str, job_id: str, expected_state: str) -> bool:
+def act(client: Client, action: str, job_id: str, expected_state: str) -> bool:
     """One action, applied only if the job is still in `expected_state` (compare-and-set in the
     state machine): a page that is out of date can never move a job that has moved on."""
     if action == "requeue":
         reason = (
-            "Enqueued now from the dashboard"
+            reasons.ENQUEUED_FROM_DASHBOARD
             if expected_state in ("Scheduled", "Awaiting")
-            else "Requeued from the dashboard"
+            else reasons.REQUEUED_FROM_DASHBOARD
         )
-        return app.requeue(job_id, expected_state=expected_state, reason=reason)
+        return client.requeue(job_id, expected_state=expected_state, reason=reason)
     if action == "delete":
-        return app.delete(
-            job_id, expected_state=expected_state, reason="Deleted from the dashboard"
+        return client.delete(
+            job_id, expected_state=expected_state, reason=reasons.DELETED_FROM_DASHBOARD
         )
     raise ValueError(f"unknown job action {action!r}")
 
 
-def act_on_ids(app: App, action: str, ids: Iterable[str], expected_state: str) -> Outcome:
+def act_on_ids(client: Client, action: str, ids: Iterable[str], expected_state: str) -> Outcome:
     changed = moved_on = 0
     for job_id in dict.fromkeys(ids):  # de-duplicated, order kept
-        if act(app, action, job_id, expected_state):
+        if act(client, action, job_id, expected_state):
             changed += 1
         else:
             moved_on += 1
@@ -65,12 +67,13 @@ class BulkFilter:
     queue: str | None = None
     search: str | None = None
 
-    def count(self, app: App) -> int:
-        return app.storage.count_jobs(self.state, queue=self.queue, search=self.search)
+    def count(self, monitor: Monitor) -> int:
+        return monitor.count_jobs(self.state, queue=self.queue, search=self.search)
 
 
 def act_on_matching(
-    app: App,
+    client: Client,
+    monitor: Monitor,
     action: str,
     matching: BulkFilter,
     at_most: int,
@@ -89,7 +92,7 @@ def act_on_matching(
     changed = moved_on = 0
     while changed + moved_on < at_most:
         wanted = min(batch_size, at_most - changed - moved_on)
-        batch = app.storage.list_jobs(
+        batch = monitor.list_jobs(
             matching.state,
             queue=matching.queue,
             search=matching.search,
@@ -102,12 +105,12 @@ def act_on_matching(
             break
         for job_id in fresh:
             seen.add(job_id)
-            if act(app, action, job_id, matching.state):
+            if act(client, action, job_id, matching.state):
                 changed += 1
             else:
                 moved_on += 1
         if time.monotonic() > deadline:
-            remaining = matching.count(app)
+            remaining = matching.count(monitor)
             return Outcome(changed, moved_on, remaining if remaining else None)
     return Outcome(changed, moved_on)
 
@@ -130,7 +133,7 @@ def outcome_message(action: str, outcome: Outcome) -> str:
     return text
 
 
-def act_on_recurring(app: App, action: str, ids: Iterable[str]) -> tuple[str, list[str]]:
+def act_on_recurring(client: Client, action: str, ids: Iterable[str]) -> tuple[str, list[str]]:
     """trigger / pause / resume / remove each recurring job: a message saying what happened,
     and the ids of the jobs a trigger created (the flash message links them)."""
     if action not in RECURRING_ACTIONS:
@@ -141,12 +144,12 @@ def act_on_recurring(app: App, action: str, ids: Iterable[str]) -> tuple[str, li
     for recurring_id in dict.fromkeys(ids):
         if action == "trigger":
             try:
-                created.append(app.recurring.trigger(recurring_id))
+                created.append(client.recurring.trigger(recurring_id))
                 done.append(recurring_id)
             except JobNotFoundError:
                 missing += 1
             continue
-        operation = getattr(app.recurring, action)
+        operation = getattr(client.recurring, action)
         if operation(recurring_id):
             done.append(recurring_id)
         else:

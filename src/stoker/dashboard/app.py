@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -21,9 +21,27 @@ from stoker.dashboard.render import RetriesCounter, make_environment, root_of
 from stoker.dashboard.security import SecurityMiddleware
 
 if TYPE_CHECKING:
-    from stoker.app import App
+    from stoker.client import Client
+    from stoker.core.protocols import Monitor
 
 STATIC = Path(__file__).parent / "static"
+
+
+class DashboardOptions(TypedDict, total=False):
+    """The keyword options of `create_app` (and of `serve`, `App.dashboard`), for `Unpack`."""
+
+    authorize: Authorize | None
+    basic_auth: tuple[str, str] | None
+    allowed_hosts: Sequence[str] | None
+    read_only: ReadOnly
+    title: str
+    server_timeout: timedelta
+    secret_key: bytes | str | None
+    bulk_time_budget: timedelta
+    bulk_batch_size: int
+    poll_interval: timedelta
+    retries_scan_limit: int
+    debug: bool
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -39,7 +57,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    app: App,
+    client: Client,
     *,
     authorize: Authorize | None = None,
     basic_auth: tuple[str, str] | None = None,
@@ -54,9 +72,12 @@ def create_app(
     retries_scan_limit: int = 2_000,
     debug: bool = False,
 ) -> Starlette:
-    """The dashboard of `app` as an ASGI application; mount it anywhere:
+    """The dashboard of `client` (an App, usually) as an ASGI application; mount it anywhere:
 
         routes = [Mount("/stoker", app=create_app(app))]
+
+    It reads through the client's storage (as a read-only `Monitor`) and clock, and acts
+    (requeue, delete, recurring jobs) through the client itself.
 
     - Local only by default: requests from loopback addresses (127.0.0.0/8, ::1) that name the
       host `localhost`, `127.0.0.1` or `[::1]` (a DNS-rebinding page names its own host).
@@ -78,8 +99,12 @@ def create_app(
         raise TypeError(f"allowed_hosts must be a sequence of host names, got {allowed_hosts!r}")
     key = secret_key.encode() if isinstance(secret_key, str) else secret_key
     options: dict[str, Any] = {} if key is None else {"secret_key": key}
+    runtime = client.runtime
+    monitor: Monitor = runtime.storage
     config = DashboardConfig(
-        app=app,
+        client=client,
+        monitor=monitor,
+        clock=runtime.clock,
         title=title,
         authorize=authorize,
         basic_auth=basic_auth,
@@ -110,13 +135,13 @@ def create_app(
 
 
 def serve(
-    app: App,
+    client: Client,
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
     root_path: str = "",
     forwarded_allow_ips: str | None = None,
-    **create_app_options: Any,
+    **create_app_options: Unpack[DashboardOptions],
 ) -> None:
     """Serve the dashboard alone with uvicorn until interrupted (what `stoker dashboard` runs).
 
@@ -128,7 +153,7 @@ def serve(
     """
     import uvicorn
 
-    asgi = create_app(app, **create_app_options)
+    asgi = create_app(client, **create_app_options)
     uvicorn.run(
         asgi,
         host=host,

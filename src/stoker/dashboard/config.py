@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 
 if TYPE_CHECKING:
-    from stoker.app import App
+    from stoker.client import Client
+    from stoker.core.clock import Clock
+    from stoker.core.protocols import Monitor
 
 PAGE_SIZES: tuple[int, ...] = (10, 20, 50, 100, 500)
 DEFAULT_PAGE_SIZE = 20
@@ -24,9 +26,15 @@ ReadOnly = bool | Callable[[Request], bool]
 
 @dataclass(frozen=True)
 class DashboardConfig:
-    """Everything a request handler needs besides the request: the App and the options."""
+    """Everything a request handler needs besides the request: what it reads from, what it
+    changes things through, and the options."""
 
-    app: App
+    # Actions (requeue, delete, recurring jobs) go through the client, with its state machine.
+    client: Client
+    # Every read: counts, lists, details, servers, recurring jobs, statistics.
+    monitor: Monitor
+    # "Now", for ages, due times and dead servers.
+    clock: Clock
     title: str = "stoker"
     authorize: Authorize | None = None
     # (user, password) for HTTP Basic authentication; with it, remote clients may connect.

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from cron_descriptor import ExpressionDescriptor, Options
 
-from stoker.cron import MACROS
+from stoker.core.cron import MACROS
 
 
 @lru_cache(maxsize=1024)

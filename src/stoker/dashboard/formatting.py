@@ -7,7 +7,7 @@ import reprlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from stoker import codec
+from stoker.core import codec
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = 60

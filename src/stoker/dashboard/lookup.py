@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stoker.core.protocols import Monitor
+from stoker.core.search import ascii_lower, searched_id
+from stoker.core.states import STATE_NAMES
 from stoker.dashboard.system import RecurringRow
 from stoker.dashboard.views import JobRow, job_row
-from stoker.storage.base import STATE_NAMES, Monitor
-from stoker.storage.search import ascii_lower, searched_id
 
 # Matches shown per state; the state's own list (linked) pages through all of them.
 PER_STATE = 10

@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 
+from stoker.core.states import STATE_NAMES
 from stoker.dashboard.config import DEFAULT_PAGE_SIZE, MAX_SEARCH_LENGTH, PAGE_SIZES
-from stoker.storage.base import STATE_NAMES
 
 STATE_SLUGS: dict[str, str] = {name.lower(): name for name in STATE_NAMES}
 _INTEGER = re.compile(r"[+-]?[0-9]{1,100}")

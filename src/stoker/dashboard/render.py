@@ -13,7 +13,8 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from stoker import __version__
+from stoker.core.states import STATE_NAMES
+from stoker.core.version import __version__
 from stoker.dashboard import formatting as fmt
 from stoker.dashboard.config import PAGE_SIZES, DashboardConfig
 from stoker.dashboard.security import (
@@ -25,7 +26,6 @@ from stoker.dashboard.security import (
     store_csrf_cookie,
 )
 from stoker.dashboard.system import scan_retries
-from stoker.storage.base import STATE_NAMES
 
 TEMPLATES = Path(__file__).parent / "templates"
 RETRIES_CACHE_SECONDS = 5.0
@@ -98,7 +98,7 @@ class RetriesCounter:
         with self.lock:
             if time.monotonic() - self.at < RETRIES_CACHE_SECONDS:
                 return self.value, self.complete
-        scan = scan_retries(config.app.storage, 0, 0, config.retries_counter_scan_limit)
+        scan = scan_retries(config.monitor, 0, 0, config.retries_counter_scan_limit)
         with self.lock:
             self.value, self.complete, self.at = scan.matched, scan.complete, time.monotonic()
         return self.value, self.complete
@@ -107,8 +107,8 @@ class RetriesCounter:
 def nav_counts(request: Request) -> dict[str, Any]:
     """Numbers the navigation shows (and /api/stats returns, refreshed by the page's script)."""
     config = config_of(request)
-    storage = config.app.storage
-    now = config.app.clock.now()
+    storage = config.monitor
+    now = config.clock.now()
     states = storage.count_by_state()
     retries, complete = request.app.state.retries_counter.get(config)
     servers = storage.list_servers()
@@ -127,7 +127,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     config = config_of(request)
     root = root_of(request)
     read_only = is_read_only(request)
-    now = config.app.clock.now()
+    now = config.clock.now()
     values = {
         "request": request,
         "root": root,

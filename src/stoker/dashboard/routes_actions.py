@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from stoker.core.states import STATE_NAMES
 from stoker.dashboard.actions import (
     RECURRING_ACTIONS,
     BulkFilter,
@@ -30,7 +31,6 @@ from stoker.dashboard.params import MAX_QUEUE_LENGTH, clean_text
 from stoker.dashboard.render import render, root_of, state_url
 from stoker.dashboard.security import checked_form, config_of, safe_back_url, set_flash
 from stoker.dashboard.views import STATE_ACTIONS
-from stoker.storage.base import STATE_NAMES
 
 
 def _text(form: FormData, name: str, limit: int = 400) -> str | None:
@@ -90,8 +90,8 @@ async def job_action(request: Request) -> Response:
     fallback = state_url(root_of(request), state)
     if not ids:
         return _redirect(request, form, fallback, "warning", "No jobs were selected.")
-    app = config_of(request).app
-    outcome = await run_in_threadpool(act_on_ids, app, action, ids, state)
+    client = config_of(request).client
+    outcome = await run_in_threadpool(act_on_ids, client, action, ids, state)
     kind = "success" if outcome.changed and not outcome.moved_on else "warning"
     return _redirect(request, form, fallback, kind, outcome_message(action, outcome))
 
@@ -109,7 +109,7 @@ async def bulk_action(request: Request) -> Response:
     config = config_of(request)
     back = safe_back_url(request, form.get("back"), state_url(root_of(request), matching.state))
     if form.get("confirm") != "yes":
-        count = await run_in_threadpool(matching.count, config.app)
+        count = await run_in_threadpool(matching.count, config.monitor)
         label = dict(STATE_ACTIONS[matching.state])[action]
         return render(
             request,
@@ -127,7 +127,8 @@ async def bulk_action(request: Request) -> Response:
         raise HTTPException(400, "at_most must be the number of jobs you confirmed.")
     outcome = await run_in_threadpool(
         act_on_matching,
-        config.app,
+        config.client,
+        config.monitor,
         action,
         matching,
         int(at_most_text),
@@ -149,7 +150,8 @@ async def recurring_action(request: Request) -> Response:
     fallback = f"{root_of(request)}/recurring"
     if not ids:
         return _redirect(request, form, fallback, "warning", "No recurring jobs were selected.")
-    text, created = await run_in_threadpool(act_on_recurring, config_of(request).app, action, ids)
+    client = config_of(request).client
+    text, created = await run_in_threadpool(act_on_recurring, client, action, ids)
     kind = "warning" if "no longer existed" in text else "success"
     return _redirect(request, form, fallback, kind, text, job_ids=created)
 

@@ -28,16 +28,16 @@ def api_stats(request: Request) -> Response:
     config = config_of(request)
     return _json(
         {
-            "now": config.app.clock.now().isoformat(),
+            "now": config.clock.now().isoformat(),
             **nav_counts(request),
-            "totals": stats.totals(config.app.storage),
+            "totals": stats.totals(config.monitor),
         }
     )
 
 
 def api_history(request: Request) -> Response:
     config = config_of(request)
-    series = stats.history(config.app.storage, config.app.clock.now())
+    series = stats.history(config.monitor, config.clock.now())
     return _json(stats.history_json(series))
 
 
@@ -45,8 +45,8 @@ def api_jobs(request: Request) -> Response:
     state = state_from_slug(request.path_params["state"])
     query = ListQuery.parse(state, request.query_params)
     config = config_of(request)
-    page = list_page(config.app.storage, query)
-    now = config.app.clock.now()
+    page = list_page(config.monitor, query)
+    now = config.clock.now()
     return _json(
         {
             "state": state,
@@ -63,12 +63,12 @@ def api_job(request: Request) -> Response:
     job_id = request.path_params["job_id"]
     config = config_of(request)
     valid = 0 < len(job_id) <= MAX_JOB_ID_LENGTH and job_id.isprintable()
-    view = details_view(config.app.storage, job_id) if valid else None
+    view = details_view(config.monitor, job_id) if valid else None
     if view is None:
         raise HTTPException(404, "There is no job with this id.")
     return _json(
         {
-            **job_json(view.record, config.app.clock.now()),
+            **job_json(view.record, config.clock.now()),
             "history": [state_json(entry.state) for entry in reversed(view.timeline)],
             "logs": [
                 {"created_at": line.created_at.isoformat(), "message": line.message}
@@ -81,7 +81,7 @@ def api_job(request: Request) -> Response:
 
 def api_servers(request: Request) -> Response:
     config = config_of(request)
-    rows = server_rows(config.app.storage, config.app.clock.now(), config.server_timeout)
+    rows = server_rows(config.monitor, config.clock.now(), config.server_timeout)
     return _json(
         [
             {
@@ -101,7 +101,7 @@ def api_servers(request: Request) -> Response:
 
 
 def api_recurring(request: Request) -> Response:
-    rows = recurring_rows(config_of(request).app.storage)
+    rows = recurring_rows(config_of(request).monitor)
     return _json(
         [
             {
@@ -129,7 +129,7 @@ def api_job_states(request: Request) -> Response:
     ids = request.query_params.getlist("ids")
     if len(ids) > MAX_SELECTION or not all(0 < len(i) <= MAX_JOB_ID_LENGTH for i in ids):
         raise HTTPException(400, f"Give 1 to {MAX_SELECTION} job ids as ids=…")
-    states = config_of(request).app.storage.job_states(ids) if ids else {}
+    states = config_of(request).monitor.job_states(ids) if ids else {}
     return _json({job_id: state for job_id, (state, _state_id) in states.items()})
 
 

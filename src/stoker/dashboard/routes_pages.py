@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from stoker.core.states import STATE_NAMES
 from stoker.dashboard import stats
 from stoker.dashboard.lookup import find_job, matching_recurring
 from stoker.dashboard.params import ListQuery, clean_text, state_from_slug
@@ -14,15 +15,14 @@ from stoker.dashboard.render import job_url, nav_counts, render, root_of
 from stoker.dashboard.security import config_of
 from stoker.dashboard.system import queue_rows, recurring_rows, scan_retries, server_rows
 from stoker.dashboard.views import STATE_ACTIONS, details_view, list_page
-from stoker.storage.base import STATE_NAMES
 
 MAX_JOB_ID_LENGTH = 200
 
 
 def overview(request: Request) -> Response:
     config = config_of(request)
-    storage = config.app.storage
-    now = config.app.clock.now()
+    storage = config.monitor
+    now = config.clock.now()
     series = stats.history(storage, now)
     return render(
         request,
@@ -43,9 +43,9 @@ def job_list(request: Request) -> Response:
     state = state_from_slug(request.path_params["state"])
     query = ListQuery.parse(state, request.query_params)
     config = config_of(request)
-    storage = config.app.storage
+    storage = config.monitor
     page = list_page(storage, query)
-    now = config.app.clock.now()
+    now = config.clock.now()
     queues = queue_rows(storage, now, config.server_timeout) if state == "Enqueued" else []
     return render(
         request,
@@ -62,7 +62,7 @@ def job_list(request: Request) -> Response:
 def job_details(request: Request) -> Response:
     job_id = request.path_params["job_id"]
     valid = 0 < len(job_id) <= MAX_JOB_ID_LENGTH and job_id.isprintable()
-    view = details_view(config_of(request).app.storage, job_id) if valid else None
+    view = details_view(config_of(request).monitor, job_id) if valid else None
     if view is None:
         raise HTTPException(
             404,
@@ -75,16 +75,16 @@ def job_details(request: Request) -> Response:
 def retries(request: Request) -> Response:
     config = config_of(request)
     query = ListQuery.parse("Scheduled", request.query_params)
-    scan = scan_retries(config.app.storage, query.offset, query.size, config.retries_scan_limit)
+    scan = scan_retries(config.monitor, query.offset, query.size, config.retries_scan_limit)
     clamped = query.clamped(scan.matched)
     if clamped.page != query.page:  # past the last page: show the last one
         query = clamped
-        scan = scan_retries(config.app.storage, query.offset, query.size, config.retries_scan_limit)
+        scan = scan_retries(config.monitor, query.offset, query.size, config.retries_scan_limit)
     return render(request, "retries.html", page="retries", scan=scan, query=query)
 
 
 def recurring(request: Request) -> Response:
-    storage = config_of(request).app.storage
+    storage = config_of(request).monitor
     search = clean_text(request.query_params.get("q"))
     rows = recurring_rows(storage)
     shown = matching_recurring(rows, search)
@@ -98,7 +98,7 @@ def lookup(request: Request) -> Response:
     text = clean_text(request.query_params.get("q"))
     if text is None:
         return render(request, "search.html", page="search", lookup=None)
-    found = find_job(config_of(request).app.storage, text)
+    found = find_job(config_of(request).monitor, text)
     if found.job_id is not None:
         return RedirectResponse(job_url(root_of(request), found.job_id), status_code=303)
     return render(request, "search.html", page="search", lookup=found)
@@ -106,7 +106,7 @@ def lookup(request: Request) -> Response:
 
 def servers(request: Request) -> Response:
     config = config_of(request)
-    rows = server_rows(config.app.storage, config.app.clock.now(), config.server_timeout)
+    rows = server_rows(config.monitor, config.clock.now(), config.server_timeout)
     return render(request, "servers.html", page="servers", rows=rows)
 
 

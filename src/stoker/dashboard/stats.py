@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from stoker.filters.statistics import stats_keys
-from stoker.storage.base import Monitor
+from stoker.core.filters.statistics import stats_keys
+from stoker.core.protocols import Monitor
 
 KINDS = ("succeeded", "failed")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from stoker.core.protocols import Monitor
+from stoker.core.records import RecurringRecord, ServerRecord, StateRecord
 from stoker.dashboard import formatting as fmt
 from stoker.dashboard.cron_words import describe
 from stoker.dashboard.views import JobRow, job_row
-from stoker.storage.base import Monitor, RecurringRecord, ServerRecord, StateRecord
 
 SCAN_BATCH = 500
 

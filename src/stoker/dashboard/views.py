@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from stoker.core.protocols import Monitor
+from stoker.core.records import JobRecord, LogLine, SearchResult, StateRecord
+from stoker.core.states import may_still_run
 from stoker.dashboard import formatting as fmt
 from stoker.dashboard.params import ListQuery
-from stoker.states import may_still_run
-from stoker.storage.base import JobRecord, LogLine, Monitor, SearchResult, StateRecord
 
 # Actions each state offers: (action, button label). "requeue" of a Scheduled or Awaiting job is
 # "enqueue now"; "delete" of a Processing job asks it to stop (cooperative cancellation).
@@ -235,7 +236,7 @@ class DetailsView:
     continuations: tuple[tuple[str, str | None], ...]  # (id, state or None if gone)
     parent_state: str | None
     actions: tuple[tuple[str, str], ...]
-    # Its code may still be running (see stoker.states.may_still_run), so a requeue could run
+    # Its code may still be running (see stoker.core.states.may_still_run), so a requeue could run
     # it twice at once: the confirmation says so.
     may_still_run: bool = False
 

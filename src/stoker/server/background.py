@@ -8,12 +8,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from stoker.errors import JobCancelledError
-from stoker.recurring import plan_occurrences
+from stoker.core.errors import JobCancelledError
+from stoker.core.schedule import plan_occurrences
 from stoker.server.outage import Backoff
 
 if TYPE_CHECKING:
-    from stoker.server.server import Server
+    from stoker.server.context import ServerContext
 
 log = logging.getLogger("stoker.server")
 BATCH = 1000
@@ -23,7 +23,7 @@ class Periodic(threading.Thread):
     """Runs `action` every `interval` seconds until the server stops; survives storage outages."""
 
     def __init__(
-        self, server: Server, name: str, interval: float, action: Callable[[], None]
+        self, server: ServerContext, name: str, interval: float, action: Callable[[], None]
     ) -> None:
         super().__init__(name=f"stoker-{name}", daemon=True)
         self.server = server
@@ -50,7 +50,7 @@ class Periodic(threading.Thread):
             stop.wait(delay)
 
 
-def heartbeat(server: Server) -> None:
+def heartbeat(server: ServerContext) -> None:
     if not server.storage.heartbeat(server.id, server.clock.now()):
         # Another server presumed us dead (e.g. after a long pause) and requeued our jobs;
         # register again so our remaining work is not requeued twice.
@@ -58,13 +58,13 @@ def heartbeat(server: Server) -> None:
         server.announce()
 
 
-def enqueue_due_scheduled(server: Server) -> None:
+def enqueue_due_scheduled(server: ServerContext) -> None:
     while server.storage.enqueue_due_scheduled(server.clock.now(), BATCH) == BATCH:
         if server.stopping.is_set():
             return
 
 
-def fire_due_recurring(server: Server) -> None:
+def fire_due_recurring(server: ServerContext) -> None:
     """Create the jobs of every due recurring job. Safe on all servers at once: fire_recurring
     is a compare-and-set on next_run, so exactly one server wins each occurrence."""
     storage = server.storage
@@ -84,7 +84,7 @@ def fire_due_recurring(server: Server) -> None:
             storage.record_recurring_error(record.id, None)
 
 
-def expire(server: Server) -> None:
+def expire(server: ServerContext) -> None:
     """Delete expired jobs in batches; one server at a time does it (a lock, not a guarantee)."""
     storage = server.storage
     ttl = max(60.0, server.options.expiration_interval * 2)
@@ -101,7 +101,7 @@ def expire(server: Server) -> None:
 class Supervisor(threading.Thread):
     """Enforces timeouts and notices cancelled jobs (deleted or requeued while running)."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: ServerContext) -> None:
         super().__init__(name="stoker-supervisor", daemon=True)
         self.server = server
         self._last_check = 0.0
@@ -123,11 +123,14 @@ class Supervisor(threading.Thread):
                 log.info("job %s ran past its timeout; interrupting it", running.context.id)
 
     def _notice_cancellations(self) -> None:
-        running_jobs = {running.context.id: running for running in self.server.running_jobs()}
+        running_jobs = self.server.running_jobs()
         if not running_jobs:
             return
-        states = self.server.storage.job_states(list(running_jobs))
-        for job_id, running in running_jobs.items():
+        # A list, not a dict by job id: one job may be tracked twice for a moment (an async
+        # job still being stored while the same job, requeued, was fetched again).
+        states = self.server.storage.job_states([running.context.id for running in running_jobs])
+        for running in running_jobs:
+            job_id = running.context.id
             current = states.get(job_id)
             if current is None or current != ("Processing", running.state_id):
                 if not running.context.cancelled:

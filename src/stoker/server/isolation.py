@@ -40,6 +40,19 @@ class CrashIsolation:
                 self._active -= 1
                 self._changed.notify_all()
 
+    def add_share(self) -> None:
+        """Inside `shared()`: one more share, for an async job this worker hands to the event
+        loop. It counts as a running job until `leave_share()`, so a suspect waits for it too.
+        Never waits: the caller's own share already keeps any suspect from running."""
+        with self._changed:
+            self._active += 1
+
+    def leave_share(self) -> None:
+        """The async job of `add_share()` is over (its outcome is stored)."""
+        with self._changed:
+            self._active -= 1
+            self._changed.notify_all()
+
     def contended(self) -> bool:
         """A suspect waits to run alone (read without the lock: a stale answer only delays)."""
         return self._waiting

@@ -7,13 +7,19 @@ import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
-from stoker.jobs import DEFAULT_QUEUE, validate_queue_name
+from stoker.core.jobs import DEFAULT_QUEUE, validate_queue_name
 
 
 def default_workers() -> int:
     """Hangfire's default: five threads per core, at most twenty."""
     return min((os.cpu_count() or 1) * 5, 20)
+
+
+# `async def` jobs in flight per server process. They wait on I/O on the server's event loop
+# and hold no thread, so the limit is about what the services they call can take, not cores.
+DEFAULT_CONCURRENCY = 100
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class ServerOptions:
 
     queues: Sequence[str] = (DEFAULT_QUEUE,)
     workers: int = field(default_factory=default_workers)
+    concurrency: int = DEFAULT_CONCURRENCY
     name: str | None = None
     poll_interval: float = 1.0
     heartbeat_interval: float = 30.0
@@ -54,6 +61,14 @@ class ServerOptions:
             or not 1 <= self.workers <= 1000
         ):
             raise ValueError(f"workers must be an int from 1 to 1000, got {self.workers!r}")
+        if (
+            isinstance(self.concurrency, bool)
+            or not isinstance(self.concurrency, int)
+            or not 1 <= self.concurrency <= 100_000
+        ):
+            raise ValueError(
+                f"concurrency must be an int from 1 to 100000, got {self.concurrency!r}"
+            )
         self._check_intervals()
         if (
             isinstance(self.max_crashes, bool)
@@ -91,3 +106,22 @@ class ServerOptions:
     def server_id(self) -> str:
         base = self.name or socket.gethostname()
         return f"{base}:{os.getpid()}:{os.urandom(3).hex()}"
+
+
+class ServerSettings(TypedDict, total=False):
+    """ServerOptions' fields as keyword arguments: `app.server(workers=4, queues=["mail"])`
+    (a test keeps the two in step)."""
+
+    queues: Sequence[str]
+    workers: int
+    concurrency: int
+    name: str | None
+    poll_interval: float
+    heartbeat_interval: float
+    server_timeout: float
+    shutdown_timeout: float
+    scheduler_interval: float
+    expiration_interval: float
+    cancellation_interval: float
+    max_crashes: int
+    schedulers: bool

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import inspect
 import threading
@@ -10,12 +9,19 @@ import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import CancelledError as FutureCancelledError
 from concurrent.futures import Future
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stoker.context import JobContext, bind, unbind
-from stoker.errors import JobCancelledError, JobTimeoutError
-from stoker.interrupts import bind_guard, unbind_guard
+from stoker.core.context import JobContext, bind, unbind
+from stoker.core.errors import JobCancelledError, JobTimeoutError
+from stoker.core.interrupts import bind_guard, unbind_guard
+
+if TYPE_CHECKING:
+    import asyncio
+
+# asyncio is imported when the first async job runs, not before: it costs a server process
+# several MiB (asyncio, ssl) that a server of plain `def` jobs on SQLite never needs.
 
 # Seconds between interrupts of a sync job that goes on after its timeout (it caught the
 # exception, or was inside C code that swallowed it).
@@ -23,6 +29,14 @@ REINTERRUPT_INTERVAL = 1.0
 # Python calls that give a pending asynchronous exception its chance to be raised (the
 # interpreter checks for one when a Python function starts); see _take_pending.
 _CHECKPOINTS = 100
+
+
+class _Escaped(Exception):
+    """Carries a BaseException an async job raised out of its task (see start_async)."""
+
+    def __init__(self, caught: BaseException) -> None:
+        super().__init__(repr(caught))
+        self.caught = caught
 
 
 class _Flush(BaseException):
@@ -165,6 +179,9 @@ def settle(running: RunningJob) -> None:
             continue  # the call is over either way; finish() takes back any later one
 
 
+_CANCEL_GRACE_S = 1.0  # how long a stopped server's cancelled tasks may take to end
+
+
 class AsyncLoop:
     """One event loop thread per server, shared by every async job."""
 
@@ -172,22 +189,53 @@ class AsyncLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     def loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
+            if self._stopped:  # never a second loop once the server shut down
+                raise RuntimeError("the server has stopped; it starts no more async jobs")
             if self._loop is None:
+                import asyncio
+
                 self._loop = asyncio.new_event_loop()
                 self._thread = threading.Thread(
-                    target=self._loop.run_forever, name="stoker-async", daemon=True
+                    target=_run_loop, args=(self._loop,), name="stoker-async", daemon=True
                 )
                 self._thread.start()
             return self._loop
 
     def stop(self) -> None:
         with self._lock:
+            self._stopped = True
             if self._loop is not None:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._loop = None
+
+
+def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Run the server's event loop until it is stopped, then end every task still on it.
+
+    A job handed over just as the server stopped may have its task started only now, after
+    the stop: each is cancelled (the shutdown gave its job back to its queue) and given a
+    moment to run its `finally` blocks, so no coroutine is left un-awaited or destroyed."""
+
+    loop.run_forever()
+    try:
+        loop.run_until_complete(_cancel_tasks())
+    finally:
+        loop.close()
+
+
+async def _cancel_tasks() -> None:
+    import asyncio
+
+    await asyncio.sleep(0)  # tasks whose start was scheduled after the stop start now
+    tasks = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=_CANCEL_GRACE_S)
 
 
 def run_job(
@@ -237,15 +285,55 @@ def _run_async(
     running: RunningJob,
     async_loop: AsyncLoop,
 ) -> Any:
+    """An async job run to its end from the worker's thread (a job that must run alone)."""
+    future = start_async(func, args, kwargs, running, async_loop)
+    wait_futures([future])
+    return async_result(future, running)
+
+
+def start_async(
+    func: Callable[..., Coroutine[Any, Any, Any]],
+    args: list[Any],
+    kwargs: dict[str, Any],
+    running: RunningJob,
+    async_loop: AsyncLoop,
+) -> Future[Any]:
+    """Start an async job as a task on the server's event loop; its deadline runs from now."""
+    import asyncio
+
     async def wrapper() -> Any:
         bind(running.context)  # each task runs in its own copy of the context
-        return await func(*args, **kwargs)
+        try:
+            return await func(*args, **kwargs)
+        except (Exception, asyncio.CancelledError):
+            raise
+        except BaseException as exc:
+            # SystemExit, KeyboardInterrupt, JobTimeoutError...: raised out of a task they
+            # would stop the event loop that every async job of this server shares.
+            raise _Escaped(exc) from exc
 
-    # The future is known before the deadline starts: a timeout always cancels the task.
-    future = asyncio.run_coroutine_threadsafe(wrapper(), async_loop.loop())
-    running.start(future)
+    loop = async_loop.loop()  # first: a stopped server raises before the coroutine exists
+    coroutine = wrapper()
     try:
-        result = future.result()
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+    except BaseException:
+        coroutine.close()  # never scheduled: close it rather than leave it un-awaited
+        raise
+    # The future is known before the deadline starts: a timeout always cancels the task.
+    running.start(future)
+    return future
+
+
+def async_result(future: Future[Any], running: RunningJob) -> Any:
+    """The outcome of a finished async job: its result, or JobTimeoutError (it was cancelled
+    at its deadline, or returned after it), JobCancelledError, or what the job raised."""
+    import asyncio
+
+    try:
+        result = future.result(timeout=0)
+    except _Escaped as escaped:
+        running.finish()
+        raise escaped.caught from None
     except (FutureCancelledError, asyncio.CancelledError):
         running.finish()
         if running.timed_out:

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import signal
-import socket
 import threading
 import time
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING
 
+from stoker.core import reasons
+from stoker.core.errors import JobCancelledError
+from stoker.core.runtime import Runtime
+from stoker.core.states import Enqueued
 from stoker.server import background
-from stoker.server.isolation import CrashIsolation
+from stoker.server.context import ServerContext
 from stoker.server.options import ServerOptions
-from stoker.server.outage import OutageReporter
-from stoker.server.runner import AsyncLoop, RunningJob, settle
+from stoker.server.runner import RunningJob
 from stoker.server.watchdog import Watchdog
 from stoker.server.worker import Worker
-from stoker.states import Enqueued
-from stoker.storage.base import ServerRecord
-
-if TYPE_CHECKING:
-    from stoker.app import App
 
 log = logging.getLogger("stoker.server")
 
@@ -31,20 +26,13 @@ log = logging.getLogger("stoker.server")
 class Server:
     """Runs jobs from `options.queues` with `options.workers` threads (see ServerOptions)."""
 
-    def __init__(self, app: App, options: ServerOptions | None = None) -> None:
-        self.app = app
-        self.options = options or ServerOptions()
-        self.storage = app.storage
-        self.clock = app.clock
-        self.id = self.options.server_id()
-        self.stopping = threading.Event()  # no new jobs; background loops end
-        self.killed = threading.Event()  # stop retrying anything: we are going away now
-        self.stopped = threading.Event()  # fully shut down and unregistered
-        self.outage = OutageReporter()
-        self.async_loop = AsyncLoop()
-        self.isolation = CrashIsolation()
-        self._running: dict[int, RunningJob] = {}
-        self._running_lock = threading.Lock()
+    def __init__(self, runtime: Runtime, options: ServerOptions | None = None) -> None:
+        self.context = ServerContext(runtime, options or ServerOptions())
+        self.options = self.context.options
+        self.id = self.context.id
+        self.stopping = self.context.stopping
+        self.killed = self.context.killed
+        self.stopped = self.context.stopped
         self._workers: list[Worker] = []
         self._threads: list[threading.Thread] = []
         self._started = False
@@ -63,6 +51,7 @@ class Server:
         return self
 
     def _start_threads(self) -> None:
+        context = self.context
         self.announce()
         options = self.options
         duties = [("heartbeat", options.heartbeat_interval, background.heartbeat)]
@@ -74,33 +63,24 @@ class Server:
                 ("expiration", options.expiration_interval, background.expire),
             ]
         self._threads = [
-            background.Periodic(self, name, interval, functools.partial(duty, self))
+            background.Periodic(context, name, interval, functools.partial(duty, context))
             for name, interval, duty in duties
         ]
-        self._threads.append(background.Supervisor(self))
-        self._workers = [Worker(self, number) for number in range(1, options.workers + 1)]
+        self._threads.append(background.Supervisor(context))
+        self._workers = [Worker(context, number) for number in range(1, options.workers + 1)]
         for thread in [*self._threads, *self._workers]:
             thread.start()
         log.info(
-            "server %s started: %d workers on queues %s",
+            "server %s started: %d workers (and up to %d async jobs) on queues %s",
             self.id,
             options.workers,
+            options.concurrency,
             ", ".join(options.queues),
         )
 
     def announce(self) -> None:
-        now = self.clock.now()
-        self.storage.announce_server(
-            ServerRecord(
-                id=self.id,
-                hostname=socket.gethostname(),
-                pid=os.getpid(),
-                workers=self.options.workers,
-                queues=tuple(self.options.queues),
-                started_at=now,
-                heartbeat_at=now,
-            )
-        )
+        """Register this server in the storage (start() does it)."""
+        self.context.announce()
 
     def stop(self, timeout: float | None = None) -> None:
         """Graceful stop: take no new jobs, let running ones finish within `timeout` (default
@@ -115,6 +95,8 @@ class Server:
         )
         for worker in self._workers:
             worker.join(max(0.0, deadline - time.monotonic()))
+        # Async jobs run on without a worker thread: they get the same deadline.
+        self.context.async_jobs.wait_idle(max(0.0, deadline - time.monotonic()))
         self._shut_down()
 
     def kill(self) -> None:
@@ -135,30 +117,36 @@ class Server:
                 "server %s stopping: returned %d running job(s) to their queues", self.id, returned
             )
         try:
-            self.storage.remove_server(self.id)
+            self.context.storage.remove_server(self.id)
         except Exception as exc:  # its watchdog peers will requeue whatever is left
             log.error("could not unregister server %s: %s", self.id, exc)
-        self.async_loop.stop()
+        self.context.async_jobs.close()
+        self.context.async_loop.stop()
         log.info("server %s stopped", self.id)
         self.stopped.set()
 
     def _return_running_jobs(self) -> int:
         """Give jobs still running back to their queues (fenced by state id: if the job finished
         in the meantime, nothing changes). Their functions may still be running in daemon
-        threads; they see `cancelled` and their late outcome is ignored (at-least-once)."""
+        threads; they see `cancelled` and their late outcome is ignored (at-least-once).
+        Async jobs' tasks are cancelled."""
         returned = 0
         for running in self.running_jobs():
             running.context.cancel()
             try:
-                moved = self.app.state_machine.change(
+                moved = self.context.state_machine.change(
                     running.context.id,
-                    Enqueued(queue=running.context.queue, reason=f"Server {self.id} shut down"),
+                    Enqueued(queue=running.context.queue, reason=reasons.server_shut_down(self.id)),
                     expected_states=("Processing",),
                     expected_state_id=running.state_id,
                 )
             except Exception as exc:
                 log.error("could not return job %s to its queue: %s", running.context.id, exc)
-                continue
+                moved = False
+            # An async job's task is cancelled for real, once the job was given back: its
+            # finisher then sees the kill and stores nothing (see handoff.finish_async).
+            if running.future is not None:
+                running.interrupt(JobCancelledError)
             returned += int(moved)
         return returned
 
@@ -173,25 +161,15 @@ class Server:
     ) -> None:
         self.stop()
 
-    # --- running jobs ---------------------------------------------------------------------------
-    def track(self, running: RunningJob) -> None:
-        with self._running_lock:
-            self._running[running.thread_id] = running
-
-    def untrack(self, running: RunningJob) -> None:
-        settle(running)  # no timeout interrupt may reach the worker after this point
-        with self._running_lock:
-            self._running.pop(running.thread_id, None)
-
     def running_jobs(self) -> list[RunningJob]:
-        with self._running_lock:
-            return list(self._running.values())
+        """The jobs this server's workers are running now."""
+        return self.context.running_jobs()
 
 
-def run_forever(app: App, options: ServerOptions) -> None:
+def run_forever(runtime: Runtime, options: ServerOptions) -> None:
     """Run a server until SIGTERM/SIGINT. The first signal stops gracefully (running jobs get
     `shutdown_timeout` to finish); a second one stops at once, returning running jobs."""
-    server = Server(app, options)
+    server = Server(runtime, options)
     signals_seen = 0
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

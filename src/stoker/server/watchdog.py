@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from stoker.server.server import Server
-    from stoker.storage.base import ServerRecord
+    from stoker.core.records import ServerRecord
+    from stoker.server.context import ServerContext
 
 log = logging.getLogger("stoker.server")
 BATCH = 1000
@@ -41,13 +41,13 @@ class Watchdog:
     def __init__(self) -> None:
         self._sightings: dict[str, Sighting] = {}
 
-    def __call__(self, server: Server) -> None:
+    def __call__(self, server: ServerContext) -> None:
         dead = self._remove_dead(server)
         for server_id in dead:
             log.warning("server %s stopped responding; its jobs go back to their queues", server_id)
         self._requeue_orphans(server)
 
-    def _remove_dead(self, server: Server) -> list[str]:
+    def _remove_dead(self, server: ServerContext) -> list[str]:
         storage, now = server.storage, server.clock.now()
         timeout = timedelta(seconds=server.options.server_timeout)
         sightings: dict[str, Sighting] = {}
@@ -68,7 +68,7 @@ class Watchdog:
         # peer that heartbeat a moment ago is never removed; older stamps are silent too.
         return storage.remove_dead_servers(max(silent) + timedelta(microseconds=1))
 
-    def _requeue_orphans(self, server: Server) -> None:
+    def _requeue_orphans(self, server: ServerContext) -> None:
         while True:
             requeued = server.storage.requeue_orphaned_jobs(server.clock.now(), BATCH)
             if requeued:
@@ -81,7 +81,7 @@ class Watchdog:
                 return
 
 
-def _gone_from_this_host(peer: ServerRecord, server: Server, now: datetime) -> bool:
+def _gone_from_this_host(peer: ServerRecord, server: ServerContext, now: datetime) -> bool:
     """Same host name, no such process, and silent for two heartbeats by the shared clock.
 
     The staleness check guards against two hosts (or containers with their own process

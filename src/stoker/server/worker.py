@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from stoker import codec
-from stoker.context import JobContext
-from stoker.errors import (
-    ArgumentEncodingError,
+from stoker.core import codec, reasons
+from stoker.core.context import JobContext
+from stoker.core.errors import (
     JobNotAllowedError,
-    ResultEncodingError,
     ServerCrashedError,
 )
-from stoker.jobs import check_allowed, is_marked, resolve
+from stoker.core.jobs import check_allowed, crash_count, is_marked, resolve
+from stoker.core.records import Claim, FetchedJob
+from stoker.core.state_machine import FetchRequest
+from stoker.core.states import Enqueued, State
+from stoker.server.handoff import AsyncRun, hand_off
 from stoker.server.outage import Backoff
+from stoker.server.outcomes import crashed_state, failed_state, succeeded_state
 from stoker.server.runner import RunningJob, run_job, timeout_of
-from stoker.state_machine import FetchRequest
-from stoker.states import Enqueued, Failed, State, Succeeded
-from stoker.storage.base import Claim, FetchedJob
 
 if TYPE_CHECKING:
-    from stoker.server.server import Server
+    from stoker.server.context import ServerContext
 
 log = logging.getLogger("stoker.worker")
-MAX_TRACEBACK = 20_000
-LOST_CLAIM_REASON = "Claimed, but the reply was lost with the connection; requeued"
 # Seconds after a failed claiming call before the worker looks for a lost claim a second time.
 LATE_CLAIM_RECHECK = 30.0
 
@@ -37,12 +35,14 @@ LATE_CLAIM_RECHECK = 30.0
 class Worker(threading.Thread):
     """Runs jobs one after another until the server stops."""
 
-    def __init__(self, server: Server, number: int) -> None:
+    def __init__(self, server: ServerContext, number: int) -> None:
         super().__init__(name=f"stoker-worker-{number}", daemon=True)
         self.server = server
         self.worker_id = f"worker-{number}"
         self._functions: dict[str, Callable[..., Any]] = {}
         self._fetch_request = FetchRequest(server.options.queues, server.id, self.worker_id)
+        # An async job's outcome, stored alone (no queues: nothing is claimed with it).
+        self._no_fetch = FetchRequest((), server.id, self.worker_id)
         # When to look for claims whose reply was lost (see _doubt_claims), soonest first.
         self._claim_checks: list[float] = []
 
@@ -96,18 +96,21 @@ class Worker(threading.Thread):
 
         A claiming call that raised may still have committed (the connection dropped after
         the commit, taking the reply with it). Its job sits in Processing under this live
-        server, so no watchdog would ever requeue it. A worker holds one job at a time, so
-        every other claim listed under its id is such a lost one. Requeued, not run: the
+        server, so no watchdog would ever requeue it. A worker holds one job at a time (and
+        the async jobs it handed off, which the server tracks as running), so every other
+        claim listed under its id is such a lost one. Requeued, not run: the
         history shows what happened, and the fenced change does nothing if the job moved on
         meanwhile."""
         server = self.server
+        # Async jobs this worker handed to the event loop are claimed under its id too.
+        running = {(job.context.id, job.state_id) for job in server.running_jobs()}
         try:
             for claim in server.storage.claimed_jobs(server.id, self.worker_id):
-                if _is_held(claim, holding):
+                if _is_held(claim, holding) or (claim.job_id, claim.state_id) in running:
                     continue
-                requeued = server.app.state_machine.change(
+                requeued = server.state_machine.change(
                     claim.job_id,
-                    Enqueued(queue=claim.queue, reason=LOST_CLAIM_REASON),
+                    Enqueued(queue=claim.queue, reason=reasons.LOST_CLAIM),
                     expected_states=("Processing",),
                     expected_state_id=claim.state_id,
                 )
@@ -131,7 +134,7 @@ class Worker(threading.Thread):
 
     def _run_fetched(self, fetched: FetchedJob) -> FetchedJob | None:
         """Run the job; one with a server crash on record runs alone (see CrashIsolation)."""
-        crashes = int(fetched.params.get("crashes", 0))
+        crashes = crash_count(fetched.params)
         if crashes == 0 or crashes >= self.server.options.max_crashes:
             return self._perform(fetched, chain=True)
         with self.server.isolation.alone() as alone:
@@ -139,7 +142,7 @@ class Worker(threading.Thread):
                 return self._perform(fetched, chain=False)
         # Another suspect runs alone first; run both side by side and a crash would be blamed on
         # both. Back to the queue (no crash counted): it is fetched again when it is its turn.
-        reason = "Another job that crashed its server runs alone first"
+        reason = reasons.CRASHED_JOB_RUNS_ALONE
         self.finish(fetched, Enqueued(queue=fetched.queue, reason=reason), None)
         return None
 
@@ -149,55 +152,61 @@ class Worker(threading.Thread):
 
     def _perform(self, fetched: FetchedJob, *, chain: bool) -> FetchedJob | None:
         """Run the job and store its outcome; with `chain`, claim the next job in the same
-        storage call and return it. Never raises."""
+        storage call and return it. Never raises.
+
+        With `chain` (an ordinary job, not one running alone) an `async def` job is handed to
+        the event loop instead: the worker returns None at once and fetches again, and a
+        finisher thread stores the outcome when the task ends (see AsyncJobs)."""
         server = self.server
         started = server.clock.now()
         latency_ms = max(0.0, (started - fetched.enqueued_at).total_seconds() * 1000)
+        running = self._running_job(fetched)
+        crashes = crash_count(fetched.params)
+        if crashes >= server.options.max_crashes:
+            return self.finish(fetched, crashed_state(crashes), ServerCrashedError(), chain)
+        server.track(running)
+        begin = time.perf_counter()
+        try:
+            func, args, kwargs = self._resolve(fetched)
+            if chain and inspect.iscoroutinefunction(func):
+                run = AsyncRun(fetched, running, latency_ms, self._store_async_outcome)
+                hand_off(server, run, func, args, kwargs)
+                return None
+            result = run_job(func, args, kwargs, running, server.async_loop)
+        except BaseException as exc:  # a job's failure of any kind is recorded, even SystemExit
+            server.untrack(running)
+            return self.finish(fetched, failed_state(exc), exc, chain)
+        server.untrack(running)
+        duration_ms = (time.perf_counter() - begin) * 1000
+        state, error = succeeded_state(fetched, result, latency_ms, duration_ms)
+        return self.finish(fetched, state, error, chain)
+
+    def _running_job(self, fetched: FetchedJob) -> RunningJob:
         context = JobContext(
             id=fetched.id,
             function=fetched.function,
             queue=fetched.queue,
             params=fetched.params,
-            storage=server.storage,
-            clock=server.clock,
+            storage=self.server.storage,
+            clock=self.server.clock,
         )
-        running = RunningJob(
+        return RunningJob(
             context, fetched.state_id, threading.get_ident(), timeout_of(fetched.params)
         )
-        crashes = int(fetched.params.get("crashes", 0))
-        if crashes >= server.options.max_crashes:
-            return self.finish(fetched, _crashed_state(crashes), ServerCrashedError(), chain)
-        server.track(running)
-        begin = time.perf_counter()
-        try:
-            result = self._call(fetched, running)
-        except BaseException as exc:  # a job's failure of any kind is recorded, even SystemExit
-            server.untrack(running)
-            return self.finish(fetched, failed_state(exc), exc, chain)
-        server.untrack(running)
-        try:
-            encoded = codec.to_json_value(result, f"the result of {fetched.function}")
-        except ArgumentEncodingError as exc:
-            error = ResultEncodingError(str(exc))
-            return self.finish(fetched, failed_state(error), error, chain)
-        duration_ms = (time.perf_counter() - begin) * 1000
-        outcome = Succeeded(encoded, round(latency_ms, 3), round(duration_ms, 3))
-        return self.finish(fetched, outcome, None, chain)
 
-    def _call(self, fetched: FetchedJob, running: RunningJob) -> Any:
+    def _resolve(self, fetched: FetchedJob) -> tuple[Callable[..., Any], list[Any], dict[str, Any]]:
+        """The job's function (checked against the job policy) and its decoded arguments."""
         func = self._functions.get(fetched.function)
         if func is None:
-            check_allowed(fetched.function, self.server.app.allowed_modules)
+            check_allowed(fetched.function, self.server.runtime.allowed_modules)
             func = resolve(fetched.function)
-            if self.server.app.require_marked_jobs and not is_marked(func):
+            if self.server.runtime.require_marked_jobs and not is_marked(func):
                 raise JobNotAllowedError(
                     f"{fetched.function} is not marked with @stoker.job; this server only runs "
                     "marked functions (require_marked_jobs=True)"
                 )
             self._functions[fetched.function] = func
-        args: list[Any] = codec.loads(fetched.args)
-        kwargs: dict[str, Any] = codec.loads(fetched.kwargs)
-        return run_job(func, args, kwargs, running, self.server.async_loop)
+        return func, codec.loads(fetched.args), codec.loads(fetched.kwargs)
 
     def finish(
         self,
@@ -219,16 +228,7 @@ class Worker(threading.Thread):
         # leave the shared gate for it (see CrashIsolation).
         if chain and not server.stopping.is_set() and not server.isolation.contended():
             try:
-                _, next_job = server.app.state_machine.finish_and_fetch(
-                    fetched.id,
-                    state,
-                    expected_state_id=fetched.state_id,
-                    function=fetched.function,
-                    queue=fetched.queue,
-                    params=fetched.params,
-                    exception=exc,
-                    fetch=self._fetch_request,
-                )
+                next_job = self._finish_and_fetch(fetched, state, exc, self._fetch_request)
                 server.outage.succeeded()
                 return next_job
             except Exception as error:
@@ -240,12 +240,42 @@ class Worker(threading.Thread):
         self._store_outcome(fetched, state, exc)
         return None
 
+    def _store_async_outcome(
+        self, fetched: FetchedJob, state: State, exc: BaseException | None
+    ) -> None:
+        """Store an async job's outcome; the outcomes that finisher threads store at the same
+        moment go to the storage together (one round trip on PostgreSQL and Redis)."""
+        try:
+            self._finish_and_fetch(fetched, state, exc, self._no_fetch)
+            self.server.outage.succeeded()
+        except Exception as error:
+            # Retried as a plain change: if the failed call did apply, the state id no longer
+            # matches and the retry writes nothing (never a second outcome).
+            self.server.outage.failed(f"finishing job {fetched.id}", error)
+            self._store_outcome(fetched, state, exc)
+
+    def _finish_and_fetch(
+        self, fetched: FetchedJob, state: State, exc: BaseException | None, fetch: FetchRequest
+    ) -> FetchedJob | None:
+        """The outcome, fenced by the Processing state's id, and the claim `fetch` asks for."""
+        _, next_job = self.server.state_machine.finish_and_fetch(
+            fetched.id,
+            state,
+            expected_state_id=fetched.state_id,
+            function=fetched.function,
+            queue=fetched.queue,
+            params=fetched.params,
+            exception=exc,
+            fetch=fetch,
+        )
+        return next_job
+
     def _store_outcome(self, fetched: FetchedJob, state: State, exc: BaseException | None) -> None:
         server = self.server
         backoff = Backoff()
         while True:
             try:
-                server.app.state_machine.change(
+                server.state_machine.change(
                     fetched.id,
                     state,
                     expected_states=("Processing",),
@@ -266,29 +296,3 @@ class Worker(threading.Thread):
 def _is_held(claim: Claim, holding: FetchedJob | None) -> bool:
     """Whether `claim` is the job the worker holds (state ids are per job on SQLite)."""
     return holding is not None and (claim.job_id, claim.state_id) == (holding.id, holding.state_id)
-
-
-def failed_state(exc: BaseException) -> Failed:
-    cls = type(exc)
-    name = (
-        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    )
-    text = "".join(traceback.format_exception(exc))
-    return Failed(
-        exception_type=name,
-        message=str(exc)[:4000],
-        traceback=text[-MAX_TRACEBACK:],
-        reason=f"{name}: {exc}"[:500] if str(exc) else name,
-    )
-
-
-def _crashed_state(crashes: int) -> Failed:
-    message = (
-        f"the server running this job died {crashes} times (killed, out of memory, or the job "
-        "crashed its process); it is not run again automatically. Requeue it to try again."
-    )
-    return Failed(
-        exception_type="stoker.errors.ServerCrashedError",
-        message=message,
-        reason=f"Gave up after {crashes} server crashes",
-    )

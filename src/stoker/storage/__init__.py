@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import importlib
-import re
 from typing import Any
 
-from stoker.errors import StorageURLError
-from stoker.storage.base import Monitor, Storage
+from stoker.core.errors import StorageURLError
+from stoker.core.protocols import Monitor, Storage
+from stoker.storage.common.urls import redact_url
 
 __all__ = ["Monitor", "Storage", "open_storage", "redact_url"]
 
@@ -19,13 +19,6 @@ _DRIVERS: dict[str, tuple[str, str, str]] = {
     "redis": ("stoker.storage.redis", "RedisStorage", "redis"),
     "rediss": ("stoker.storage.redis", "RedisStorage", "redis"),
 }
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ***, safe for logs and error messages: in the
-    user-info part (`user:pw@`) and in query options (`?password=pw`, as libpq accepts)."""
-    url = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
-    return re.sub(r"([?&](?:password|pass|pwd|sslpassword)=)[^&#]*", r"\1***", url, flags=re.I)
 
 
 def open_storage(url: str, **options: Any) -> Storage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from stoker.clock import ensure_aware_utc
+from stoker.core.clock import ensure_aware_utc
 
 # In the future on purpose: a storage that compares with the wall clock instead of the `now` it
 # is given (or sets native expiries from absolute times) fails loudly instead of by luck.

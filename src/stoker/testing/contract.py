@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from stoker.testing.contract_closed import ClosedStorageContract
 from stoker.testing.contract_continuations import ContinuationsContract, ScheduledContract
 from stoker.testing.contract_fetch import FetchContract, WaitForJobsContract
 from stoker.testing.contract_finish import FinishAndFetchContract
+from stoker.testing.contract_history import (
+    ClaimHistoryContract,
+    ContinuationHistoryContract,
+    OrphanHistoryContract,
+    PromotionHistoryContract,
+    RecurringHistoryContract,
+)
 from stoker.testing.contract_jobs import CreateJobsContract, JobExtrasContract
 from stoker.testing.contract_monitor import (
     DueOrderContract,
@@ -43,8 +51,14 @@ class StorageContract(
     QueueLengthsContract,
     ListJobsContract,
     DueOrderContract,
+    ClaimHistoryContract,
+    PromotionHistoryContract,
+    OrphanHistoryContract,
+    ContinuationHistoryContract,
+    RecurringHistoryContract,
+    ClosedStorageContract,
 ):
-    """Every semantic of `stoker.storage.base`, as tests any storage must pass unchanged.
+    """Every semantic of `stoker.core.protocols`, as tests any storage must pass unchanged.
 
     Use it by subclassing in a test module and providing a `storage` fixture that yields a fresh,
     empty storage for each test (and closes it afterwards)::
@@ -71,5 +85,5 @@ class StorageContract(
       everything else is deterministic.
 
     Build jobs with `self.make_job(queue=..., state="Enqueued" | "Scheduled" | "Awaiting", ...)`;
-    states are stored exactly as `stoker.states` builds them with `to_record(created_at)`.
+    states are stored exactly as `stoker.core.states` builds them with `to_record(created_at)`.
     """

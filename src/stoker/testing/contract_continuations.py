@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stoker.states import Deleted, Failed, Succeeded
-from stoker.storage.base import Storage
+from stoker.core.protocols import Storage
+from stoker.core.states import Deleted, Failed, Succeeded
 from stoker.testing.contract_support import (
     ContractSupport,
     at,

@@ -7,8 +7,8 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from stoker.states import Enqueued, Failed
-from stoker.storage.base import Storage
+from stoker.core.protocols import Storage
+from stoker.core.states import Enqueued, Failed
 from stoker.testing.contract_support import (
     SERVER,
     WORKER,

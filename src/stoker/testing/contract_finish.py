@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from stoker.states import Deleted, Enqueued, Succeeded
-from stoker.storage.base import CounterIncrement, FetchedJob, StateChange, Storage
+from stoker.core.protocols import Storage
+from stoker.core.records import CounterIncrement, FetchedJob, StateChange
+from stoker.core.states import Deleted, Enqueued, Succeeded
 from stoker.testing.contract_support import (
     SERVER,
     WORKER,
@@ -16,6 +18,7 @@ from stoker.testing.contract_support import (
     details,
     history_names,
     make_job,
+    outcome,
     state_of,
 )
 
@@ -26,16 +29,9 @@ def claim(storage: Storage, queues: list[str] | None = None) -> FetchedJob:
     return fetched
 
 
-def succeeded(job: FetchedJob, when: float = 6, **options: object) -> StateChange:
+def succeeded(job: FetchedJob, when: float = 6, **options: Any) -> StateChange:
     """The change a worker stores when `job` succeeded, fenced by its Processing state id."""
-    state = Succeeded(result=1, latency_ms=1.0, duration_ms=1.0).to_record(at(when))
-    return StateChange(
-        job.id,
-        state,
-        expected_states=("Processing",),
-        expected_state_id=job.state_id,
-        **options,  # type: ignore[arg-type]
-    )
+    return outcome(job, Succeeded(result=1, latency_ms=1.0, duration_ms=1.0), when, **options)
 
 
 def finish(
@@ -88,6 +84,16 @@ class FinishAndFetchContract(ContractSupport):
         applied, fetched = finish(storage, succeeded(claim(storage)))
         assert (applied, fetched) == (True, None)
         assert state_of(storage, job_id) == "Succeeded"
+
+    def test_without_queues_only_the_outcome_is_stored(self, storage: Storage) -> None:
+        # An async job's outcome, stored by a finisher thread: it must never claim a job.
+        job_id, waiting = create(storage, created_at=at(1)), create(storage, created_at=at(2))
+        job = claim(storage)
+        outcomes = [storage.finish_and_fetch(succeeded(job), [], SERVER, WORKER, at(6))]
+        outcomes.append(storage.finish_and_fetch(succeeded(job), [], SERVER, WORKER, at(7)))
+        assert outcomes == [(True, None), (False, None)]  # the second is fenced out
+        assert history_names(storage, job_id) == ["Enqueued", "Processing", "Succeeded"]
+        assert state_of(storage, waiting) == "Enqueued"
 
     def test_claims_by_queue_priority(self, storage: Storage) -> None:
         create(storage, "mail", created_at=at(1))

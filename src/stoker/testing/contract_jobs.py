@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from stoker import codec
-from stoker.errors import JobNotFoundError
-from stoker.states import Deleted, Succeeded
-from stoker.storage.base import STATE_NAMES, LogLine, StateChange, StateRecord, Storage
+from stoker.core import codec
+from stoker.core.errors import JobNotFoundError
+from stoker.core.protocols import Storage
+from stoker.core.records import LogLine, StateChange, StateRecord
+from stoker.core.states import STATE_NAMES, Deleted, Succeeded
 from stoker.testing.contract_support import (
     ContractSupport,
     assert_same,

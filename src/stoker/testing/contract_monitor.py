@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stoker.states import Deleted, Scheduled
-from stoker.storage.base import Storage
+from stoker.core.protocols import Storage
+from stoker.core.states import Deleted, Scheduled
 from stoker.testing.contract_support import (
     ContractSupport,
     assert_same,

@@ -6,7 +6,8 @@ import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from stoker.storage.base import RecurringRecord, Storage
+from stoker.core.protocols import Storage
+from stoker.core.records import RecurringRecord
 from stoker.testing.contract_support import (
     ContractSupport,
     assert_same,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from stoker.states import Enqueued, Succeeded
-from stoker.storage.base import Claim, Storage
+from stoker.core.protocols import Storage
+from stoker.core.records import Claim
+from stoker.core.states import Enqueued, Succeeded
 from stoker.testing.clock import FakeClock
 from stoker.testing.contract_support import (
     ContractSupport,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from stoker.states import Deleted, Enqueued, Failed, Processing, Scheduled, Succeeded
-from stoker.storage.base import CounterIncrement, LogLine, StateChange, Storage
+from stoker.core.protocols import Storage
+from stoker.core.records import CounterIncrement, LogLine, StateChange
+from stoker.core.states import Deleted, Enqueued, Failed, Processing, Scheduled, Succeeded
 from stoker.testing.clock import FakeClock
 from stoker.testing.contract_support import (
     ContractSupport,

@@ -7,16 +7,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from stoker import codec
-from stoker.states import Awaiting, Enqueued, Scheduled, State
-from stoker.storage.base import (
+from stoker.core import codec
+from stoker.core.protocols import Storage
+from stoker.core.records import (
+    FetchedJob,
     JobDetails,
     NewJob,
     RecurringRecord,
     ServerRecord,
     StateChange,
-    Storage,
 )
+from stoker.core.states import Awaiting, Enqueued, Scheduled, State
 from stoker.testing.clock import FAKE_START
 
 T0 = FAKE_START
@@ -132,6 +133,18 @@ def create(storage: Storage, queue: str = "default", **options: Any) -> str:
 def change(storage: Storage, job_id: str, state: State, when: datetime, **options: Any) -> bool:
     """`change_state` to `state` entered at `when`; options are the other StateChange fields."""
     return storage.change_state(StateChange(job_id, state.to_record(when), **options))
+
+
+def outcome(job: FetchedJob, state: State, when: float, **options: Any) -> StateChange:
+    """A worker's change of its Processing job `job`, fenced by its state id, as the state
+    machine's finish_and_fetch makes it."""
+    return StateChange(
+        job.id,
+        state.to_record(at(when)),
+        expected_states=("Processing",),
+        expected_state_id=job.state_id,
+        **options,
+    )
 
 
 def details(storage: Storage, job_id: str) -> JobDetails:

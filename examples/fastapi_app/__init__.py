@@ -1,0 +1,1 @@
+"""A FastAPI service that hands work to stoker from its endpoints (see README.md)."""

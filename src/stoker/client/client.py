@@ -1,0 +1,344 @@
+"""Create and steer jobs: enqueue, delay, continue, bulk, requeue, delete and look up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from stoker.client.plan import (
+    MAX_PLANS,
+    EnqueuePlan,
+    PreparedCall,
+    job_params,
+    make_plan,
+    plan_inputs,
+)
+from stoker.client.recurring import RecurringJobs
+from stoker.client.waiting import wait_for_job
+from stoker.core import reasons
+from stoker.core.clock import ensure_aware_utc
+from stoker.core.errors import JobDefinitionError, JobNotFoundError
+from stoker.core.interrupts import shielded
+from stoker.core.job_info import JobInfo
+from stoker.core.jobs import CRASHES_PARAM, Invocation, JobOptions, OnExhausted, exception_names
+from stoker.core.records import NewJob, StateRecord
+from stoker.core.runtime import Runtime
+from stoker.core.schedule import MISFIRE_POLICIES, Misfire
+from stoker.core.states import STATE_NAMES, Awaiting, Deleted, Enqueued, Scheduled, State
+
+ANY_FINAL_STATE = ("Succeeded", "Failed", "Deleted")
+MAX_BULK = 100_000
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    """Options of one call chain made with `with_options` (never mixed with job arguments)."""
+
+    job: JobOptions = field(default_factory=JobOptions)
+    on_any_final_state: bool = False
+    misfire: Misfire = "once"
+
+
+class Client:
+    """The job-creating half of the API; `App` is a Client, `with_options` returns another.
+
+    A Client works on a Runtime (storage, clock, state machine, defaults) shared with the App
+    that made it: a change of the App's defaults is seen by all its clients at once."""
+
+    def __init__(self, runtime: Runtime, options: CallOptions | None = None) -> None:
+        self._runtime = runtime
+        self._options = options or CallOptions()
+        # Per-function enqueue plans of THIS client: a `with_options` view is another Client
+        # with its own cache, so plans never mix options of different views.
+        self._plans: dict[Callable[..., Any], EnqueuePlan] = {}
+
+    # --- options --------------------------------------------------------------------------------
+    def with_options(
+        self,
+        *,
+        queue: str | None = None,
+        retries: int | None = None,
+        retry_delays: Sequence[float] | None = None,
+        only_on: Sequence[type[BaseException] | str] | None = None,
+        except_on: Sequence[type[BaseException] | str] | None = None,
+        on_exhausted: OnExhausted | None = None,
+        timeout: timedelta | None = None,
+        params: Mapping[str, Any] | None = None,
+        on_any_final_state: bool | None = None,
+        misfire: Misfire | None = None,
+    ) -> Client:
+        """A view of this client whose calls use these options (validated now)."""
+        overrides = JobOptions(
+            queue=queue,
+            retries=retries,
+            retry_delays=tuple(retry_delays) if retry_delays is not None else None,
+            only_on=exception_names(only_on),
+            except_on=exception_names(except_on),
+            on_exhausted=on_exhausted,
+            timeout=timeout,
+            params=dict(params or {}),
+        )
+        if misfire is not None and misfire not in MISFIRE_POLICIES:
+            raise JobDefinitionError(f"misfire must be 'once', 'all' or 'skip', got {misfire!r}")
+        current = self._options
+        return Client(
+            self._runtime,
+            CallOptions(
+                job=overrides.merged_over(current.job),
+                on_any_final_state=(
+                    current.on_any_final_state if on_any_final_state is None else on_any_final_state
+                ),
+                misfire=misfire or current.misfire,
+            ),
+        )
+
+    @property
+    def runtime(self) -> Runtime:
+        """The storage, clock, state machine and job defaults this client works with."""
+        return self._runtime
+
+    @property
+    def recurring(self) -> RecurringJobs:
+        """Recurring jobs, made with this client's options (queue, retries, misfire...)."""
+        return RecurringJobs(self._runtime, self._prepared, self._options.misfire)
+
+    # --- creating jobs --------------------------------------------------------------------------
+    def enqueue(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> str:
+        """Run `func(*args, **kwargs)` as soon as a worker is free; returns the job id."""
+        plan = self._plan(func)
+        job_args, job_kwargs = plan.encode(args, kwargs)
+        now = self._runtime.clock.now()
+        record = Enqueued(queue=plan.queue).to_record(now)
+        params = dict(plan.params)  # a copy: a storage may keep what it is given
+        return self._create([_job(plan, job_args, job_kwargs, record, now, params)])[0]
+
+    def enqueue_in(
+        self, delay: timedelta | float, func: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> str:
+        """Run after `delay` (a timedelta or seconds)."""
+        if isinstance(delay, bool) or not isinstance(delay, timedelta | int | float):
+            raise TypeError(f"delay must be a timedelta or seconds, got {delay!r}")
+        try:
+            step = delay if isinstance(delay, timedelta) else timedelta(seconds=delay)
+            run_at = self._runtime.clock.now() + step
+        except (OverflowError, ValueError) as exc:  # NaN, inf, or past year 9999
+            raise ValueError(f"delay {delay!r} does not give a representable time: {exc}") from None
+        return self.enqueue_at(run_at, func, *args, **kwargs)
+
+    def enqueue_at(
+        self, when: datetime, func: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> str:
+        """Run at `when` (an aware datetime); a time in the past enqueues at once."""
+        if not isinstance(when, datetime):
+            raise TypeError(f"when must be an aware datetime, got {when!r}")
+        run_at = ensure_aware_utc(when, "when")
+        invocation, options = self._prepare(func, args, kwargs)
+        now = self._runtime.clock.now()
+        if run_at <= now:
+            return self._create([self._enqueued(invocation, options)])[0]
+        queue = options.queue or self._runtime.default_queue
+        state = Scheduled(enqueue_at=run_at, queue=queue)
+        return self._create([self._new_job(invocation, options, state, run_at=run_at)])[0]
+
+    def enqueue_many(
+        self, func: Callable[..., Any], calls: Iterable[Sequence[Any] | Mapping[str, Any]]
+    ) -> list[str]:
+        """Enqueue one job per item (a tuple of positional or a dict of keyword arguments) in ONE
+        transaction: all are stored or, if any item is bad, none."""
+        plan = self._plan(func)
+        now = self._runtime.clock.now()
+        # One transaction, one moment: every job of the call shares the Enqueued record.
+        record = Enqueued(queue=plan.queue).to_record(now)
+        # Shared by the jobs of this call (one copy): storages encode a shared mapping once.
+        params = dict(plan.params)
+        jobs = []
+        for index, call in enumerate(calls):
+            try:
+                args, kwargs = ((), call) if isinstance(call, Mapping) else (tuple(call), {})
+                job_args, job_kwargs = plan.encode(args, kwargs)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"item {index} of enqueue_many: {exc}") from exc
+            jobs.append(_job(plan, job_args, job_kwargs, record, now, params))
+            if len(jobs) > MAX_BULK:
+                raise ValueError(f"enqueue_many takes at most {MAX_BULK} jobs per call")
+        return self._create(jobs) if jobs else []
+
+    def continue_with(
+        self, parent_id: str, func: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> str:
+        """Run after job `parent_id` succeeds (or reaches any final state, with
+        `with_options(on_any_final_state=True)`); waits in Awaiting until then."""
+        if not isinstance(parent_id, str) or not parent_id:
+            raise TypeError(f"parent_id must be a job id string, got {parent_id!r}")
+        invocation, options = self._prepare(func, args, kwargs)
+        on_states = ANY_FINAL_STATE if self._options.on_any_final_state else ("Succeeded",)
+        queue = options.queue or self._runtime.default_queue
+        state = Awaiting(parent_id=parent_id, on_states=on_states, queue=queue)
+        now = self._runtime.clock.now()
+        job = self._new_job(
+            invocation,
+            options,
+            state,
+            parent_id=parent_id,
+            on_states=on_states,
+            deleted_expire_at=self._runtime.retention.expiry_for("Deleted", now),
+        )
+        return self._create([job])[0]
+
+    # --- steering jobs --------------------------------------------------------------------------
+    def requeue(
+        self, job_id: str, *, expected_state: str | None = None, reason: str | None = None
+    ) -> bool:
+        """Put the job back on its queue. With `expected_state`, only if it is in that state.
+
+        A Processing job is requeued at once: its running copy is only asked to stop (its
+        `cancelled` flag is set and its late outcome is ignored). Code that never checks
+        `stoker.current_job().cancelled` runs on, so the job can run twice at the same time."""
+        # A person decided to try again: forget earlier server crashes (poison-job counter).
+        return self._move(
+            job_id,
+            expected_state,
+            lambda queue: Enqueued(queue=queue, reason=reason or reasons.REQUEUED),
+            {CRASHES_PARAM: 0},
+        )
+
+    def delete(
+        self, job_id: str, *, expected_state: str | None = None, reason: str | None = None
+    ) -> bool:
+        """Delete the job (a running job is asked to stop through `current_job().cancelled`)."""
+        return self._move(
+            job_id, expected_state, lambda _queue: Deleted(reason=reason or reasons.DELETED), {}
+        )
+
+    @shielded()
+    def get_job(self, job_id: str) -> JobInfo | None:
+        """The job with its whole history; None if there is no such job (or it expired)."""
+        if not isinstance(job_id, str):
+            raise TypeError(f"job_id must be a string, got {job_id!r}")
+        details = self._runtime.storage.job_details(job_id)
+        return JobInfo.from_details(details) if details is not None else None
+
+    def wait(self, job_id: str, timeout: float | timedelta | None = None) -> JobInfo:
+        """Block until the job is Succeeded, Failed (retries used up) or Deleted, and return
+        it; `timeout` in seconds or a timedelta (None: no limit) raises JobWaitTimeoutError.
+        The storage is polled, 5 ms apart at first and 0.5 s apart at most."""
+        return wait_for_job(self._runtime.storage, job_id, timeout)
+
+    # --- internals ------------------------------------------------------------------------------
+    @shielded()
+    def _move(
+        self,
+        job_id: str,
+        expected_state: str | None,
+        make: Callable[[str], State],
+        param_updates: Mapping[str, Any],
+    ) -> bool:
+        if expected_state is not None and expected_state not in STATE_NAMES:
+            raise ValueError(f"unknown state {expected_state!r}; expected one of {STATE_NAMES}")
+        details = self._runtime.storage.job_details(job_id) if isinstance(job_id, str) else None
+        if details is None:
+            return False
+        current = details.job.state.name
+        if expected_state is not None and current != expected_state:
+            return False
+        if current == "Deleted" and make(details.job.queue).name == "Deleted":
+            return False  # deleting twice changes nothing and must not add history
+        return self._runtime.state_machine.change(
+            job_id,
+            make(details.job.queue),
+            expected_states=(current,),
+            expected_state_id=details.job.state_id,
+            function=details.job.function,
+            queue=details.job.queue,
+            params=details.job.params,
+            param_updates=param_updates,
+        )
+
+    def _plan(self, func: Callable[..., Any]) -> EnqueuePlan:
+        """The cached plan for `func`, made again if the App settings or @job options changed."""
+        inputs = plan_inputs(self._runtime, func)
+        try:
+            plan = self._plans.get(func)
+        except TypeError:  # an unhashable callable: no cache, make_plan will judge it
+            return make_plan(self._runtime, func, self._options.job, inputs)
+        if plan is None or plan.inputs != inputs:
+            plan = make_plan(self._runtime, func, self._options.job, inputs)
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
+            self._plans[func] = plan
+        return plan
+
+    def _prepare(
+        self, func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> tuple[Invocation, JobOptions]:
+        plan = self._plan(func)
+        job_args, job_kwargs = plan.encode(args, kwargs)
+        return Invocation(plan.function, job_args, job_kwargs), plan.options
+
+    def _prepared(
+        self, func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> PreparedCall:
+        """A checked, encoded call with its queue and params (what recurring jobs store)."""
+        plan = self._plan(func)
+        job_args, job_kwargs = plan.encode(args, kwargs)
+        invocation = Invocation(plan.function, job_args, job_kwargs)
+        return PreparedCall(invocation, plan.options, plan.queue, plan.params)
+
+    def _params(self, options: JobOptions) -> dict[str, Any]:
+        return job_params(options, self._runtime.default_retries)
+
+    def _enqueued(self, invocation: Invocation, options: JobOptions) -> NewJob:
+        queue = options.queue or self._runtime.default_queue
+        return self._new_job(invocation, options, Enqueued(queue=queue))
+
+    def _new_job(
+        self, invocation: Invocation, options: JobOptions, state: State, **extra: Any
+    ) -> NewJob:
+        now = self._runtime.clock.now()
+        return NewJob(
+            function=invocation.function,
+            args=invocation.args,
+            kwargs=invocation.kwargs,
+            queue=options.queue or self._runtime.default_queue,
+            state=state.to_record(now),
+            created_at=now,
+            params=self._params(options),
+            **extra,
+        )
+
+    @shielded()  # inside a job: a timeout must not strike in the middle of the write
+    def _create(self, jobs: list[NewJob]) -> list[str]:
+        return self._runtime.storage.create_jobs(jobs)
+
+
+def _job(
+    plan: EnqueuePlan,
+    args: str,
+    kwargs: str,
+    state: StateRecord,
+    now: datetime,
+    params: Mapping[str, Any],
+) -> NewJob:
+    """An Enqueued job of `plan`."""
+    return NewJob(
+        function=plan.function,
+        args=args,
+        kwargs=kwargs,
+        queue=plan.queue,
+        state=state,
+        created_at=now,
+        params=params,
+    )
+
+
+def require_job(client: Client, job_id: str) -> JobInfo:
+    """The job, or JobNotFoundError naming the id."""
+    info = client.get_job(job_id)
+    if info is None:
+        raise JobNotFoundError(f"no job with id {job_id!r} (unknown, or expired and removed)")
+    return info
+
+
+__all__ = ["ANY_FINAL_STATE", "CallOptions", "Client", "Misfire", "require_job"]

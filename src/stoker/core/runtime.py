@@ -1,0 +1,70 @@
+"""Runtime: what the client, the server and the dashboard share: storage, clock, rules, defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from stoker.core.clock import Clock, SystemClock
+from stoker.core.filters import ContinuationsFilter, RetryFilter, StatisticsFilter
+from stoker.core.jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, validate_queue_name
+from stoker.core.protocols import Storage
+from stoker.core.state_machine import Retention, StateFilter, StateMachine
+
+
+# Not frozen, on purpose: an App's job defaults and job policy may be changed after it was made
+# (`app.default_queue = "mail"`), and the client's enqueue plans and the server's workers read
+# them from this one shared object, so every part sees a change at once.
+@dataclass(eq=False)
+class Runtime:
+    """One App's storage, clock, state machine, retention, job defaults and job policy."""
+
+    storage: Storage
+    clock: Clock
+    state_machine: StateMachine
+    retention: Retention
+    default_queue: str = DEFAULT_QUEUE
+    default_retries: int = DEFAULT_RETRIES
+    # Job policy: which functions may be enqueued and run.
+    require_marked_jobs: bool = False
+    allowed_modules: tuple[str, ...] | None = None
+
+
+def build_runtime(
+    storage: Storage,
+    *,
+    clock: Clock | None = None,
+    retention: Retention | None = None,
+    default_retries: int = DEFAULT_RETRIES,
+    default_queue: str = DEFAULT_QUEUE,
+    filters: Sequence[StateFilter] = (),
+    require_marked_jobs: bool = False,
+    allowed_modules: Sequence[str] | None = None,
+) -> Runtime:
+    """A Runtime with checked settings and the built-in filters (retry, continuations,
+    statistics) ahead of `filters`."""
+    if (
+        isinstance(default_retries, bool)
+        or not isinstance(default_retries, int)
+        or default_retries < 0
+    ):
+        raise ValueError(f"default_retries must be an int >= 0, got {default_retries!r}")
+    if isinstance(allowed_modules, str):
+        raise TypeError("allowed_modules is a list of module names, not one string")
+    clock = clock or SystemClock()
+    retention = retention or Retention()
+    builtin: list[StateFilter] = [
+        RetryFilter(default_retries),
+        ContinuationsFilter(),
+        StatisticsFilter(),
+    ]
+    return Runtime(
+        storage=storage,
+        clock=clock,
+        state_machine=StateMachine(storage, clock, [*builtin, *filters], retention),
+        retention=retention,
+        default_queue=validate_queue_name(default_queue),
+        default_retries=default_retries,
+        require_marked_jobs=require_marked_jobs,
+        allowed_modules=tuple(allowed_modules) if allowed_modules is not None else None,
+    )

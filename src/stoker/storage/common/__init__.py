@@ -1,0 +1,1 @@
+"""Helpers every storage driver may share: batching, due-order paging, URL redaction."""

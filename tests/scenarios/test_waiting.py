@@ -1,0 +1,146 @@
+"""Waiting for a job's end: `App.wait` and `AsyncApp`, on every storage."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import pytest
+
+import stoker
+from tests.scenarios import scenario_jobs as jobs
+from tests.scenarios.conftest import FAST
+
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a thread of its own: the browser tests' sync Playwright leaves an event
+    loop marked running in the main thread, where asyncio.run refuses to start."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
+def test_wait_returns_the_job_once_it_succeeded(app: stoker.App) -> None:
+    with app.server(workers=1, **FAST):
+        job_id = app.enqueue(jobs.sleep_for, 0.2)
+        info = app.wait(job_id, timeout=10)
+    assert (info.state, info.result) == ("Succeeded", 0.2)
+    assert [entry.name for entry in info.history] == ["Enqueued", "Processing", "Succeeded"]
+
+
+def test_wait_returns_a_job_that_failed_for_good_or_was_deleted(app: stoker.App) -> None:
+    with app.server(workers=1, **FAST):
+        failed = app.with_options(retries=0).enqueue(jobs.fail, "no luck")
+        assert app.wait(failed, timeout=timedelta(seconds=10)).state == "Failed"
+    deleted = app.enqueue(jobs.add, 1, 2)
+    app.delete(deleted)
+    assert app.wait(deleted, timeout=0).state == "Deleted"
+
+
+def test_wait_does_not_return_while_a_failed_job_is_retried(app: stoker.App) -> None:
+    retried = app.with_options(retries=1, retry_delays=[0.3]).enqueue(jobs.fail, "again")
+    with app.server(workers=1, **FAST):
+        info = app.wait(retried, timeout=10)
+    names = [entry.name for entry in info.history]
+    assert names == ["Enqueued", "Processing", "Scheduled", "Enqueued", "Processing", "Failed"]
+
+
+def test_wait_gives_up_with_a_clear_error_after_its_timeout(app: stoker.App) -> None:
+    job_id = app.enqueue(jobs.add, 1, 2)  # no server runs it
+    started = time.monotonic()
+    with pytest.raises(stoker.JobWaitTimeoutError, match=f"job {job_id} is still Enqueued"):
+        app.wait(job_id, timeout=0.3)
+    assert 0.3 <= time.monotonic() - started < 2.0
+
+
+def test_wait_for_a_job_that_does_not_exist_raises_at_once(app: stoker.App) -> None:
+    with pytest.raises(stoker.JobNotFoundError, match="no job with id '987654321'"):
+        app.wait("987654321", timeout=5)
+
+
+@pytest.mark.parametrize("timeout", [-1, "5", float("nan"), True])
+def test_a_bad_wait_timeout_is_refused(app: stoker.App, timeout: object) -> None:
+    job_id = app.enqueue(jobs.add, 1, 2)
+    with pytest.raises(ValueError, match="timeout must be seconds"):
+        app.wait(job_id, timeout=timeout)  # type: ignore[arg-type]
+
+
+def test_async_app_enqueues_and_waits_without_blocking_the_loop(storage_url: str) -> None:
+    async def scenario() -> tuple[stoker.JobInfo, int]:
+        async with stoker.AsyncApp(storage_url) as client:
+            ticks = 0
+
+            async def tick() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            ticker = asyncio.create_task(tick())
+            with client.app.server(workers=1, **FAST):
+                job_id = await client.enqueue(jobs.sleep_for, 0.5)
+                info = await client.wait(job_id, timeout=10)
+            ticker.cancel()
+            return info, ticks
+
+    info, ticks = run(scenario())
+    assert (info.state, info.result) == ("Succeeded", 0.5)
+    assert ticks >= 20  # the loop kept running while the job ran and was waited for
+
+
+def test_async_app_has_every_client_call(storage_url: str) -> None:
+    async def scenario() -> None:
+        async with stoker.AsyncApp(storage_url) as client:
+            first = await client.with_options(queue="mail").enqueue(jobs.add, 1, 2)
+            later = await client.enqueue_in(timedelta(hours=1), jobs.add, 3, 4)
+            at = await client.enqueue_at(
+                client.app.clock.now() + timedelta(hours=2), jobs.add, 5, 6
+            )
+            many = await client.enqueue_many(jobs.add, ((n, n) for n in range(3)))
+            child = await client.continue_with(first, jobs.add, 7, 8)
+            assert (await client.get_job(first)).queue == "mail"  # type: ignore[union-attr]
+            assert (await client.get_job(later)).state == "Scheduled"  # type: ignore[union-attr]
+            assert (await client.get_job(child)).state == "Awaiting"  # type: ignore[union-attr]
+            assert await client.delete(at, reason="not needed")
+            assert (await client.wait(at, timeout=1)).history[-1].reason == "not needed"
+            assert await client.requeue(at, expected_state="Deleted")
+            assert len(many) == 3
+            assert await client.get_job("987654321") is None
+            await client.recurring.add_or_update("nightly", "0 3 * * *", jobs.add, 1, 1)
+            assert [r.id for r in await client.recurring.list()] == ["nightly"]
+            assert await client.recurring.pause("nightly")
+            assert (await client.recurring.get("nightly")).paused  # type: ignore[union-attr]
+            assert await client.recurring.resume("nightly")
+            triggered = await client.recurring.trigger("nightly")
+            assert (await client.get_job(triggered)).state == "Enqueued"  # type: ignore[union-attr]
+            assert await client.recurring.remove("nightly")
+
+    run(scenario())
+
+
+def test_async_app_raises_bad_input_at_the_await_and_stores_nothing(storage_url: str) -> None:
+    async def scenario() -> None:
+        async with stoker.AsyncApp(storage_url) as client:
+            with pytest.raises(stoker.JobDefinitionError):
+                await client.enqueue(jobs.add, 1, 2, 3)  # add takes two arguments
+            with pytest.raises(stoker.JobDefinitionError):
+                await client.enqueue(lambda: None)
+            assert client.app.storage.count_by_state()["Enqueued"] == 0
+
+    run(scenario())
+
+
+def test_async_app_wraps_an_existing_app(app: stoker.App) -> None:
+    client = stoker.AsyncApp(app)
+    assert client.app is app
+    with pytest.raises(TypeError, match="pass App options to the App"):
+        stoker.AsyncApp(app, default_queue="mail")
+    job_id = app.enqueue(jobs.add, 1, 2)
+    info = run(client.get_job(job_id))
+    assert info is not None
+    assert info.id == job_id
