@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,14 @@ from typing import Any, ParamSpec, TypeVar
 from stoker.app import App
 from stoker.client import Client
 from stoker.client.recurring import RecurringJobs
-from stoker.client.waiting import WaitPlan, current_state, settled_info
+from stoker.client.waiting import (
+    WaitPlan,
+    check_job_id,
+    current_state,
+    settled_info,
+    settled_watch,
+    timeout_seconds,
+)
 from stoker.core.job_info import JobInfo
 from stoker.core.protocols import Storage
 from stoker.core.records import RecurringRecord
@@ -123,10 +131,20 @@ class AsyncApp:
     async def wait(self, job_id: str, timeout: float | timedelta | None = None) -> JobInfo:
         """The job once it is Succeeded, Failed or Deleted (see `App.wait`); waiting holds no
         thread: only each look at the storage runs on one."""
-        plan = WaitPlan(job_id, timeout)
+        check_job_id(job_id)
+        timeout_seconds(timeout)
         monitor = self.app.storage
-        while (state := await self._calls.run(current_state, monitor, job_id)) not in SETTLED:
-            await asyncio.sleep(plan.pause(state))
+        woken = asyncio.Event()
+        wake = functools.partial(_set_soon, asyncio.get_running_loop(), woken)
+        with settled_watch(monitor, job_id, wake) as notified:
+            plan = WaitPlan(job_id, timeout, notified=notified)
+            while True:
+                woken.clear()  # before the read: a notice sent after it ends the next pause
+                state = await self._calls.run(current_state, monitor, job_id)
+                if state in SETTLED:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), plan.pause(state))
         return await self._calls.run(settled_info, monitor, job_id)
 
     async def aclose(self) -> None:
@@ -185,3 +203,9 @@ class AsyncRecurringJobs:
 
     async def list(self) -> list[RecurringRecord]:
         return await self._calls.run(self._recurring.list)
+
+
+def _set_soon(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+    """Set `event` from the storage's listening thread, on its own loop."""
+    with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+        loop.call_soon_threadsafe(event.set)

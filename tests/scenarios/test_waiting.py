@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -12,6 +13,8 @@ from typing import Any, TypeVar
 import pytest
 
 import stoker
+from stoker.client import waiting
+from stoker.core.protocols import SettledNotices
 from tests.scenarios import scenario_jobs as jobs
 from tests.scenarios.conftest import FAST
 
@@ -144,3 +147,82 @@ def test_async_app_wraps_an_existing_app(app: stoker.App) -> None:
     info = run(client.get_job(job_id))
     assert info is not None
     assert info.id == job_id
+
+
+@pytest.fixture(params=["postgres", "redis"])
+def notifying_app(request: pytest.FixtureRequest) -> Iterator[stoker.App]:
+    """An App on a storage that sends settled notices (SQLite's waits poll instead)."""
+    application = stoker.App(request.getfixturevalue(f"{request.param}_url"))
+    yield application
+    application.close()
+
+
+def test_sqlite_sends_no_notices_and_its_waits_poll(sqlite_url: str) -> None:
+    app = stoker.App(sqlite_url)
+    try:
+        assert not isinstance(app.storage, SettledNotices)
+        job_id = app.enqueue_in(timedelta(hours=1), jobs.add, 1, 2)
+        timer = _settle_soon(app, job_id, 0.2)
+        assert app.wait(job_id, timeout=10).state == "Deleted"
+        timer.join()
+    finally:
+        app.close()
+
+
+def _settle_soon(app: stoker.App, job_id: str, seconds: float) -> threading.Timer:
+    """Delete the job (a settled state) `seconds` from now, from another thread."""
+    timer = threading.Timer(seconds, app.delete, (job_id,))
+    timer.start()
+    return timer
+
+
+@pytest.fixture
+def notices_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Safety-net polls so rare that a wait can only end in time through a notice."""
+    monkeypatch.setattr(waiting, "FIRST_POLL_NOTIFIED", 60.0)
+    monkeypatch.setattr(waiting, "LONGEST_POLL_NOTIFIED", 60.0)
+
+
+@pytest.mark.usefixtures("notices_only")
+def test_wait_is_woken_by_the_storages_notice_not_by_polling(notifying_app: stoker.App) -> None:
+    app = notifying_app
+    assert isinstance(app.storage, SettledNotices)
+    job_id = app.enqueue_in(timedelta(hours=1), jobs.add, 1, 2)
+    timer = _settle_soon(app, job_id, 0.5)
+    started = time.monotonic()
+    info = app.wait(job_id, timeout=20)
+    timer.join()
+    assert info.state == "Deleted"
+    assert time.monotonic() - started < 20  # a notice, not the 60 s poll, ended the wait
+
+
+@pytest.mark.usefixtures("notices_only")
+def test_async_wait_is_woken_by_the_storages_notice(notifying_app: stoker.App) -> None:
+    async def scenario() -> tuple[str, float]:
+        async with stoker.AsyncApp(notifying_app) as client:
+            job_id = await client.enqueue_in(timedelta(hours=1), jobs.add, 1, 2)
+            timer = _settle_soon(client.app, job_id, 0.5)
+            started = time.monotonic()
+            info = await client.wait(job_id, timeout=20)
+            timer.join()
+            return info.state, time.monotonic() - started
+
+    state, waited = run(scenario())
+    assert state == "Deleted"
+    assert waited < 20  # a notice, not the 60 s poll, ended the wait
+
+
+def test_a_worker_finishing_a_job_sends_the_notice(notifying_app: stoker.App) -> None:
+    app = notifying_app
+    assert isinstance(app.storage, SettledNotices)
+    job_id = app.enqueue(jobs.add, 1, 2)
+    woken = threading.Event()
+    stop = app.storage.watch_settled(job_id, woken.set)
+    try:
+        time.sleep(0.3)  # the listener's first (re)connection wakes every watcher once
+        woken.clear()
+        with app.server(workers=1, **FAST):
+            assert woken.wait(10)
+            assert app.storage.job_states([job_id])[job_id][0] == "Succeeded"
+    finally:
+        stop()

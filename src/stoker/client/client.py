@@ -223,7 +223,8 @@ class Client:
     def wait(self, job_id: str, timeout: float | timedelta | None = None) -> JobInfo:
         """Block until the job is Succeeded, Failed (retries used up) or Deleted, and return
         it; `timeout` in seconds or a timedelta (None: no limit) raises JobWaitTimeoutError.
-        The storage is polled, 5 ms apart at first and 0.5 s apart at most."""
+        PostgreSQL (LISTEN/NOTIFY) and Redis (pub/sub) wake the wait when the job settles;
+        SQLite is polled, 5 ms apart at first and 0.5 s apart at most."""
         return wait_for_job(self._runtime.storage, job_id, timeout)
 
     # --- internals ------------------------------------------------------------------------------

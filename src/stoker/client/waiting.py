@@ -1,29 +1,50 @@
-"""Waiting for a job to settle (Succeeded, Failed or Deleted), with polling that backs off."""
+"""Waiting for a job to settle (Succeeded, Failed or Deleted): woken by the storage's notices,
+or polling that backs off."""
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from stoker.core.errors import JobNotFoundError, JobWaitTimeoutError
 from stoker.core.job_info import JobInfo
-from stoker.core.protocols import Monitor
+from stoker.core.protocols import Monitor, SettledNotices
 from stoker.core.states import SETTLED_STATES
 
-# Polls start fast (a short job is seen within milliseconds) and slow down to one every half
-# second, so a long wait costs two cheap state reads a second, however many jobs wait.
+# Without notices, polls start fast (a short job is seen within milliseconds) and slow down to
+# one every half second, so a long wait costs two cheap state reads a second, however many jobs
+# wait. With the storage's notices (PostgreSQL, Redis) each notice brings a look at once, and the
+# polls are only the safety net for a notice lost with its connection: every 2 s at most.
 FIRST_POLL = 0.005
 POLL_GROWTH = 1.5
 LONGEST_POLL = 0.5
+FIRST_POLL_NOTIFIED = 0.25
+LONGEST_POLL_NOTIFIED = 2.0
 
 
-def poll_delays() -> Iterator[float]:
-    """Seconds between looks: 5 ms, growing by half each time, to at most 0.5 s."""
-    delay = FIRST_POLL
+def poll_delays(first: float = FIRST_POLL, longest: float = LONGEST_POLL) -> Iterator[float]:
+    """Seconds between looks: `first`, growing by half each time, to at most `longest`."""
+    delay = first
     while True:
         yield delay
-        delay = min(LONGEST_POLL, delay * POLL_GROWTH)
+        delay = min(longest, delay * POLL_GROWTH)
+
+
+@contextmanager
+def settled_watch(monitor: Monitor, job_id: str, wake: Callable[[], None]) -> Iterator[bool]:
+    """Have `wake` called on the storage's notices about the job while the block runs; yields
+    whether the storage sends any (SQLite does not: it is polled)."""
+    if not isinstance(monitor, SettledNotices):
+        yield False
+        return
+    stop = monitor.watch_settled(job_id, wake)
+    try:
+        yield True
+    finally:
+        stop()
 
 
 def timeout_seconds(timeout: float | timedelta | None) -> float | None:
@@ -54,12 +75,17 @@ def settled_info(monitor: Monitor, job_id: str) -> JobInfo:
 class WaitPlan:
     """When to look again at a job being waited for, and when to give up."""
 
-    def __init__(self, job_id: str, timeout: float | timedelta | None) -> None:
+    def __init__(
+        self, job_id: str, timeout: float | timedelta | None, *, notified: bool = False
+    ) -> None:
         check_job_id(job_id)
         self.job_id = job_id
         self.limit = timeout_seconds(timeout)
         self.deadline = None if self.limit is None else time.monotonic() + self.limit
-        self._delays = poll_delays()
+        if notified:
+            self._delays = poll_delays(FIRST_POLL_NOTIFIED, LONGEST_POLL_NOTIFIED)
+        else:
+            self._delays = poll_delays()
 
     def pause(self, state: str) -> float:
         """Seconds until the next look at a job still in `state`; JobWaitTimeoutError once
@@ -74,10 +100,19 @@ class WaitPlan:
 
 
 def wait_for_job(monitor: Monitor, job_id: str, timeout: float | timedelta | None) -> JobInfo:
-    """The job, once it is Succeeded, Failed or Deleted; JobWaitTimeoutError after `timeout`."""
-    plan = WaitPlan(job_id, timeout)
-    while (state := current_state(monitor, job_id)) not in SETTLED_STATES:
-        time.sleep(plan.pause(state))
+    """The job, once it is Succeeded, Failed or Deleted; JobWaitTimeoutError after `timeout`.
+    Woken by the storage's notices where it sends them, polled with back-off otherwise."""
+    check_job_id(job_id)
+    timeout_seconds(timeout)  # a bad timeout fails before anything is watched
+    woken = threading.Event()
+    with settled_watch(monitor, job_id, woken.set) as notified:
+        plan = WaitPlan(job_id, timeout, notified=notified)
+        while True:
+            woken.clear()  # before the read: a notice sent after it ends the next pause
+            state = current_state(monitor, job_id)
+            if state in SETTLED_STATES:
+                break
+            woken.wait(plan.pause(state))
     return settled_info(monitor, job_id)
 
 

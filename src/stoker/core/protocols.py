@@ -8,7 +8,7 @@ pinned down by `stoker.testing.contract`, which every storage passes unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -250,4 +250,18 @@ class Storage(Monitor, Protocol):
     def close(self) -> None:
         """Release connections. Closing again is harmless; any other call afterwards raises
         `stoker.errors.StorageClosedError`."""
+        ...
+
+
+@runtime_checkable
+class SettledNotices(Protocol):
+    """A storage that tells waiters when a job may have settled (PostgreSQL's LISTEN/NOTIFY,
+    Redis pub/sub); `wait` reads the job's state again on each notice instead of polling fast.
+    Storages without one (SQLite) are polled with back-off."""
+
+    def watch_settled(self, job_id: str, wake: Callable[[], None]) -> Callable[[], None]:
+        """From now on, call `wake` (on any thread, quickly) whenever job `job_id` may have
+        reached Succeeded, Failed or Deleted, and whenever notices may have been missed (the
+        listening connection came back). Spurious calls are allowed; a missed notice is not,
+        while the connection is up. Returns the function that stops the watch."""
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -122,6 +122,10 @@ class PostgresJobWrites(BatchedSteps):
 
     def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
         self._listener.wait(queues, timeout)
+
+    def watch_settled(self, job_id: str, wake: Callable[[], None]) -> Callable[[], None]:
+        """`wake` on each NOTIFY that the job settled (see SettledNotices)."""
+        return self._listener.watch(job_id, wake)
 
     def set_progress(self, job_id: str, progress: float) -> None:
         num = parse_job_id(job_id)

@@ -1,4 +1,5 @@
-"""LISTEN/NOTIFY wake-up: one listening connection per storage, shared by all waiting workers."""
+"""LISTEN/NOTIFY wake-up: one listening connection per storage, shared by all waiting workers
+and by everyone waiting for a job to settle."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import psycopg
 from psycopg import sql
@@ -40,11 +41,14 @@ class Listener:
     full timeout (polling) while the thread reconnects with back-off; on reconnection every
     waiter is woken because notifications may have been missed meanwhile."""
 
-    def __init__(self, conninfo: str, channel: str) -> None:
+    def __init__(self, conninfo: str, channel: str, settled_channel: str) -> None:
         self._conninfo = conninfo
         self._channel = channel
+        self._settled_channel = settled_channel
         self._lock = threading.Lock()
         self._waiters: deque[_Waiter] = deque()
+        # Job id -> the wake functions of those waiting for it to settle (App.wait).
+        self._watchers: dict[str, list[Callable[[], None]]] = {}
         self._recent: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -70,6 +74,31 @@ class Listener:
             with self._lock:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
+
+    def watch(self, job_id: str, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call `wake` on each `NOTIFY settled_channel, '<job_id>'` (and after a reconnection,
+        when notices may have been lost) until the returned function is called."""
+        if self._closed_message is not None:
+            raise StorageClosedError(self._closed_message)
+        self._ensure_started()
+        with self._lock:
+            self._watchers.setdefault(job_id, []).append(wake)
+
+        def stop() -> None:
+            with self._lock:
+                wakes = self._watchers.get(job_id, [])
+                if wake in wakes:
+                    wakes.remove(wake)
+                if not wakes:
+                    self._watchers.pop(job_id, None)
+
+        return stop
+
+    def dispatch_settled(self, job_id: str) -> None:
+        with self._lock:
+            wakes = list(self._watchers.get(job_id, ()))
+        for wake in wakes:  # outside the lock: a wake may stop its own watch
+            wake()
 
     def _ensure_started(self) -> None:
         with self._lock:
@@ -101,8 +130,11 @@ class Listener:
     def wake_all(self) -> None:
         with self._lock:
             waiters, self._waiters = list(self._waiters), deque()
+            wakes = [wake for each in self._watchers.values() for wake in each]
         for waiter in waiters:
             waiter.event.set()
+        for wake in wakes:
+            wake()
 
     def _run(self) -> None:
         delay = 0.1
@@ -110,7 +142,8 @@ class Listener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._conninfo, autocommit=True) as conn:
-                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+                    for channel in (self._channel, self._settled_channel):
+                        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     self.connected.set()
                     if outage_since is not None:
                         logger.warning(
@@ -119,7 +152,7 @@ class Listener:
                             time.monotonic() - outage_since,
                         )
                         outage_since, delay = None, 0.1
-                    # Jobs may have been enqueued while we were not listening.
+                    # Jobs may have been enqueued or settled while we were not listening.
                     self.wake_all()
                     self._listen(conn)
             except psycopg.Error as exc:
@@ -140,7 +173,10 @@ class Listener:
         last_check = time.monotonic()
         while not self._stop.is_set():
             for notify in conn.notifies(timeout=0.25):
-                self.dispatch(notify.payload)
+                if notify.channel == self._settled_channel:
+                    self.dispatch_settled(notify.payload)
+                else:
+                    self.dispatch(notify.payload)
             if time.monotonic() - last_check > _HEALTH_CHECK_SECONDS:
                 # A connection cut without a FIN never raises on its own: probe it.
                 conn.execute("SELECT 1")

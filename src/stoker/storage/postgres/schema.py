@@ -7,7 +7,9 @@ import logging
 from psycopg import sql
 
 from stoker.core.errors import ForeignDatabaseError, SchemaTooNewError
+from stoker.core.states import SETTLED_STATES
 from stoker.storage.postgres.db import Conn
+from stoker.storage.postgres.sql import settled_channel
 
 logger = logging.getLogger("stoker.storage.postgres")
 
@@ -130,6 +132,23 @@ CREATE TABLE {s}.lock (
 );
 """,
     ),
+    (
+        2,
+        "NOTIFY of jobs that settled, for those waiting on them",
+        # A trigger, so that every way a job settles notifies (a worker's outcome, a delete, a
+        # continuation deleted with its parent) without lengthening the hot statements. The
+        # WHEN clause is checked in the row update itself: other updates queue no trigger call.
+        """
+CREATE FUNCTION {s}.notify_settled() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify({settled_chan}, NEW.id::text);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER job_settled AFTER UPDATE OF state ON {s}.job FOR EACH ROW
+    WHEN (NEW.state IN ({settled}) AND OLD.state IS DISTINCT FROM NEW.state)
+    EXECUTE FUNCTION {s}.notify_settled();
+""",
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]
@@ -157,7 +176,7 @@ def migrate(conn: Conn, schema: str) -> int:
         for version, description, text in MIGRATIONS:
             if version <= current:
                 continue
-            conn.execute(sql.SQL(text).format(s=s))
+            conn.execute(sql.SQL(text).format(**_placeholders(text, schema)))
             conn.execute(
                 sql.SQL(
                     "INSERT INTO {}.schema_version (version, description) VALUES (%s, %s)"
@@ -167,6 +186,16 @@ def migrate(conn: Conn, schema: str) -> int:
             logger.info("schema %s: applied migration %d (%s)", schema, version, description)
             applied += 1
     return applied
+
+
+def _placeholders(text: str, schema: str) -> dict[str, sql.Composable]:
+    """What a migration's text names: the schema, and the settled channel and state names."""
+    values: dict[str, sql.Composable] = {
+        "s": sql.Identifier(schema),
+        "settled_chan": sql.Literal(settled_channel(schema)),
+        "settled": sql.SQL(", ").join(sql.Literal(name) for name in sorted(SETTLED_STATES)),
+    }
+    return {key: value for key, value in values.items() if "{" + key + "}" in text}
 
 
 def _current_version(conn: Conn, schema: str, s: sql.Identifier) -> int:

@@ -7,7 +7,7 @@ import re
 from psycopg import sql
 
 # Placeholders: {s} the schema, {job_seq}/{state_seq} the id sequences, {chan} the NOTIFY
-# channel. Every statement is parameterised; they are rendered once per storage.
+# channel of new work. Every statement is parameterised; they are rendered once per storage.
 #
 # Shared fragments. `moved` rows carry (old_state, old_queue, new_state, new_queue); the count
 # fragment turns them into per-(state, queue) deltas in this backend's own shard row, so no
@@ -154,6 +154,17 @@ WRITE_QUERIES: dict[str, str] = {
     "create_jobs_uniform": CREATE_JOBS_UNIFORM,
     "release_children": RELEASE_CHILDREN,
 }
+
+
+def jobs_channel(schema: str) -> str:
+    """The NOTIFY channel of newly enqueued work ('<queue> <count>')."""
+    return f"stoker_jobs.{schema}"[:63]
+
+
+def settled_channel(schema: str) -> str:
+    """The NOTIFY channel of jobs that settled ('<job id>'), for those waiting on them; the
+    job table's `job_settled` trigger (migration 2) sends on it."""
+    return f"stoker_settled.{schema}"[:63]
 
 
 def render(

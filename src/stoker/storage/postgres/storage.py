@@ -24,7 +24,7 @@ from stoker.storage.postgres.monitor import (
 )
 from stoker.storage.postgres.notify import Listener
 from stoker.storage.postgres.schema import migrate
-from stoker.storage.postgres.sql import WRITE_QUERIES, render
+from stoker.storage.postgres.sql import WRITE_QUERIES, jobs_channel, render, settled_channel
 from stoker.storage.postgres.upkeep_sql import UPKEEP_QUERIES
 
 __all__ = ["PostgresStorage"]
@@ -144,8 +144,8 @@ class PostgresStorage(PostgresJobWrites, PostgresMonitorReads):
             attempts=retry_attempts,
             prepare_threshold=prepare_threshold,
         )
-        channel = f"stoker_jobs.{schema}"[:63]
-        self._listener = Listener(conninfo, channel)
+        channel = jobs_channel(schema)
+        self._listener = Listener(conninfo, channel, settled_channel(schema))
         try:
             if migrate:
                 self.migrate()

@@ -61,7 +61,7 @@ import itertools
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -87,6 +87,7 @@ from stoker.storage.redis.connection import (
 )
 from stoker.storage.redis.monitor import RedisMonitor, texts
 from stoker.storage.redis.scripts import Scripts
+from stoker.storage.redis.settled import SettledListener
 
 __all__ = ["RedisStorage"]
 
@@ -99,6 +100,7 @@ class RedisStorage(RedisBatchedSteps, RedisMonitor):
         self._waiter = waiter  # its own pool: a blocked BLPOP holds a connection
         self._p = prefix
         self._s = Scripts.register(client)
+        self._settled = SettledListener(waiter, f"{prefix}:settled")
         self._keys = [f"{prefix}:job-seq"]  # declared key, so proxies route to the right node
         self._tokens = itertools.count()
         self._token_base = os.urandom(6).hex()
@@ -132,6 +134,10 @@ class RedisStorage(RedisBatchedSteps, RedisMonitor):
         keys = [f"{self._p}:signal:{queue}" for queue in queues]
         # BLPOP's timeout 0 means "forever": never pass less than a millisecond.
         self._waiter.blpop(keys, timeout=max(min(timeout, WAIT_CHUNK), 0.001))
+
+    def watch_settled(self, job_id: str, wake: Callable[[], None]) -> Callable[[], None]:
+        """`wake` on each notice that the job settled (see SettledNotices)."""
+        return self._settled.watch(job_id, wake)
 
     def set_progress(self, job_id: str, progress: float) -> None:
         key = f"{self._p}:job:{job_id}"
@@ -242,6 +248,7 @@ class RedisStorage(RedisBatchedSteps, RedisMonitor):
 
     def close(self) -> None:
         message = f"the Redis storage of prefix {self._p!r} is closed"
+        self._settled.close(message)
         close_client(self._r, message)
         close_client(self._waiter, message)
 

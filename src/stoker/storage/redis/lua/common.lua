@@ -88,6 +88,9 @@ local function enter(id, name, at, hist, place)
     redis.call('HDEL', k, 'srv')
     if name == 'Scheduled' then
       redis.call('ZADD', P .. ':schedule', place, m)
+    elseif SETTLED[name] then
+      -- for those waiting on the job (App.wait); without a subscriber it costs a lookup
+      redis.call('PUBLISH', P .. ':settled', id)
     end
   end
   return sid
