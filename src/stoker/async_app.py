@@ -143,8 +143,9 @@ class AsyncApp:
                 state = await self._calls.run(current_state, monitor, job_id)
                 if state in SETTLED:
                     break
+                pause = plan.pause(state)  # JobWaitTimeoutError, a TimeoutError: not below
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), plan.pause(state))
+                    await asyncio.wait_for(woken.wait(), pause)
         return await self._calls.run(settled_info, monitor, job_id)
 
     async def aclose(self) -> None:

@@ -226,3 +226,13 @@ def test_a_worker_finishing_a_job_sends_the_notice(notifying_app: stoker.App) ->
             assert app.storage.job_states([job_id])[job_id][0] == "Succeeded"
     finally:
         stop()
+
+
+def test_async_wait_gives_up_with_a_clear_error_after_its_timeout(storage_url: str) -> None:
+    async def scenario() -> None:
+        async with stoker.AsyncApp(storage_url) as client:
+            job_id = await client.enqueue(jobs.add, 1, 2)  # no server runs it
+            with pytest.raises(stoker.JobWaitTimeoutError, match=r"still Enqueued after 0\.3 s"):
+                await client.wait(job_id, timeout=0.3)
+
+    run(scenario())

@@ -54,6 +54,7 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
         server_timeout=args.server_timeout,
         shutdown_timeout=args.shutdown_timeout,
         scheduler_interval=args.scheduler_interval,
+        statistics_interval=args.statistics_interval,
         schedulers=not args.no_schedulers,
     )
 

@@ -73,6 +73,12 @@ def _add_server_parser(commands: Any) -> None:
         help="seconds without heartbeat before a server is dead (default: 300)",
     )
     server.add_argument(
+        "--statistics-interval",
+        type=float,
+        default=1.0,
+        help="seconds between writes of the folded statistics counters (default: 1)",
+    )
+    server.add_argument(
         "--shutdown-timeout",
         type=float,
         default=15.0,

@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from stoker.core.records import (
     Claim,
+    CounterIncrement,
     FetchedJob,
     JobDetails,
     JobRecord,
@@ -160,6 +161,11 @@ class Storage(Monitor, Protocol):
 
     def append_log(self, job_id: str, line: LogLine) -> None:
         """Store a log line with the job."""
+        ...
+
+    def add_counters(self, increments: Sequence[CounterIncrement]) -> None:
+        """Add each increment to its counter in one atomic write (a server's folded
+        statistics); a counter's `expire_at` becomes the increment's where it has one."""
         ...
 
     def enqueue_due_scheduled(self, now: datetime, limit: int) -> int:

@@ -58,6 +58,22 @@ def heartbeat(server: ServerContext) -> None:
         server.announce()
 
 
+def write_statistics(server: ServerContext) -> None:
+    """Write the statistics the workers folded since the last time, in one storage call.
+
+    If the write fails, the counts are put back and go with the next one: a write whose reply
+    was lost may so count them twice, a killed process loses what it held (docs/guarantees.md).
+    """
+    increments = server.counters.drain()
+    if not increments:
+        return
+    try:
+        server.storage.add_counters(increments)
+    except BaseException:
+        server.counters.add(increments)
+        raise
+
+
 def enqueue_due_scheduled(server: ServerContext) -> None:
     while server.storage.enqueue_due_scheduled(server.clock.now(), BATCH) == BATCH:
         if server.stopping.is_set():

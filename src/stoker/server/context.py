@@ -7,6 +7,8 @@ import socket
 import threading
 
 from stoker.core.clock import Clock
+from stoker.core.counters import CounterBuffer
+from stoker.core.filters.statistics import folding_counters
 from stoker.core.protocols import Storage
 from stoker.core.records import ServerRecord
 from stoker.core.runtime import Runtime
@@ -34,6 +36,9 @@ class ServerContext:
         self.stopped = threading.Event()  # fully shut down and unregistered
         self.outage = OutageReporter()
         self.async_loop = AsyncLoop()
+        # The workers' statistics, written in bulk by the "statistics" duty (folding_counters).
+        self.counters = CounterBuffer()
+        self._state_machine = folding_counters(runtime.state_machine, self.counters)
         self.isolation = CrashIsolation()
         # Outcomes of async jobs are stored by as many threads as the workers that fetch them.
         self.async_jobs = AsyncJobs(options.concurrency, finishers=max(2, options.workers))
@@ -53,7 +58,8 @@ class ServerContext:
 
     @property
     def state_machine(self) -> StateMachine:
-        return self.runtime.state_machine
+        """The runtime's state machine, but with the statistics folded into `counters`."""
+        return self._state_machine
 
     def announce(self) -> None:
         """Register this server (again, after a peer presumed it dead)."""

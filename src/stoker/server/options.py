@@ -44,6 +44,9 @@ class ServerOptions:
     scheduler_interval: float = 1.0
     expiration_interval: float = 60.0
     cancellation_interval: float = 1.0
+    # How often the statistics counters its workers fold in memory are written (see
+    # docs/guarantees.md: a killed process loses at most this much of its counts).
+    statistics_interval: float = 1.0
     max_crashes: int = 3  # a job whose server died this often while running it is Failed
     schedulers: bool = True  # run the delayed/recurring schedulers and maintenance here
 
@@ -86,6 +89,7 @@ class ServerOptions:
             "scheduler_interval",
             "expiration_interval",
             "cancellation_interval",
+            "statistics_interval",
         ):
             value = getattr(self, name)
             if (
@@ -123,5 +127,6 @@ class ServerSettings(TypedDict, total=False):
     scheduler_interval: float
     expiration_interval: float
     cancellation_interval: float
+    statistics_interval: float
     max_crashes: int
     schedulers: bool

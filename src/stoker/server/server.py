@@ -54,7 +54,10 @@ class Server:
         context = self.context
         self.announce()
         options = self.options
-        duties = [("heartbeat", options.heartbeat_interval, background.heartbeat)]
+        duties = [
+            ("heartbeat", options.heartbeat_interval, background.heartbeat),
+            ("statistics", options.statistics_interval, background.write_statistics),
+        ]
         if options.schedulers:
             duties += [
                 ("delayed-scheduler", options.scheduler_interval, background.enqueue_due_scheduled),
@@ -120,6 +123,10 @@ class Server:
             self.context.storage.remove_server(self.id)
         except Exception as exc:  # its watchdog peers will requeue whatever is left
             log.error("could not unregister server %s: %s", self.id, exc)
+        try:
+            background.write_statistics(self.context)
+        except Exception as exc:
+            log.error("server %s: could not write its last statistics: %s", self.id, exc)
         self.context.async_jobs.close()
         self.context.async_loop.stop()
         log.info("server %s stopped", self.id)

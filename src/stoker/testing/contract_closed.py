@@ -37,6 +37,7 @@ _CALLS: dict[str, Callable[[Storage, str], object]] = {
     "change_state": lambda storage, job_id: storage.change_state(_done(job_id)),
     "wait_for_jobs": lambda storage, job_id: storage.wait_for_jobs(["default"], 0.5),
     "set_progress": lambda storage, job_id: storage.set_progress(job_id, 0.5),
+    "add_counters": lambda storage, job_id: storage.add_counters([CounterIncrement("x")]),
     "append_log": lambda storage, job_id: storage.append_log(job_id, LogLine(at(1), "line")),
     "enqueue_due_scheduled": lambda storage, job_id: storage.enqueue_due_scheduled(at(90), 10),
     "delete_expired": lambda storage, job_id: storage.delete_expired(at(90), 10),

@@ -137,6 +137,19 @@ class CountersAndExpiryContract(ContractSupport):
         storage.delete_expired(at(7200), 100)
         assert storage.get_counters(keys) == {"stats:succeeded": 2, daily: 0, "stats:missing": 0}
 
+    def test_folded_counters_are_added_in_one_write_and_expire(self, storage: Storage) -> None:
+        daily = "stats:failed:2036-03-01"
+        assert change(storage, create(storage), BOOM, at(1), counters=(CounterIncrement(daily),))
+        storage.add_counters([CounterIncrement("stats:failed", 5), CounterIncrement(daily, 3)])
+        storage.add_counters([CounterIncrement(daily, 2, at(3600))])
+        storage.add_counters([])
+        keys = ["stats:failed", daily]
+        assert storage.get_counters(keys) == {"stats:failed": 5, daily: 6}
+        storage.delete_expired(at(1800), 100)
+        assert storage.get_counters(keys) == {"stats:failed": 5, daily: 6}
+        storage.delete_expired(at(7200), 100)
+        assert storage.get_counters(keys) == {"stats:failed": 5, daily: 0}
+
     def test_final_state_expires_and_the_job_is_deleted(self, storage: Storage) -> None:
         clock = FakeClock(at(0))
         expiring, lasting, failed = create(storage), create(storage), create(storage)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 from datetime import datetime, timedelta
 
+from stoker.core.counters import CounterBuffer
 from stoker.core.records import CounterIncrement
-from stoker.core.state_machine import ElectionContext
+from stoker.core.state_machine import ElectionContext, StateMachine
 
 COUNTED_STATES = {"Succeeded": "succeeded", "Failed": "failed", "Deleted": "deleted"}
 HOURLY_KEEP = timedelta(days=2)
@@ -36,14 +37,37 @@ def _increments(kind: str, hour_start: datetime) -> tuple[CounterIncrement, ...]
 
 
 class StatisticsFilter:
-    """Counts jobs reaching Succeeded, Failed and Deleted, in the same transaction as the change."""
+    """Counts jobs reaching Succeeded, Failed and Deleted.
+
+    By default the counts are written in the same transaction as the change. With a `buffer`
+    (a server's workers: see `folding_counters`) they are added to it once the change is
+    stored, and the server writes the buffer's totals every second or so."""
+
+    def __init__(self, buffer: CounterBuffer | None = None) -> None:
+        self.buffer = buffer
 
     def on_election(self, context: ElectionContext) -> None:
-        kind = COUNTED_STATES.get(context.candidate.name)
-        if kind is None:
-            return
-        hour_start = context.now.replace(minute=0, second=0, microsecond=0)
-        context.counters.extend(_increments(kind, hour_start))
+        if self.buffer is None:
+            context.counters.extend(counted(context))
 
     def on_applied(self, context: ElectionContext) -> None:
-        return None
+        if self.buffer is not None:
+            self.buffer.add(counted(context))
+
+
+def counted(context: ElectionContext) -> tuple[CounterIncrement, ...]:
+    """The increments of the change elected in `context` (none for an uncounted state)."""
+    kind = COUNTED_STATES.get(context.candidate.name)
+    if kind is None:
+        return ()
+    return _increments(kind, context.now.replace(minute=0, second=0, microsecond=0))
+
+
+def folding_counters(machine: StateMachine, buffer: CounterBuffer) -> StateMachine:
+    """A copy of `machine` whose statistics go to `buffer` instead of each change's transaction
+    (every other filter, the user's included, is the same object)."""
+    filters = [
+        StatisticsFilter(buffer) if isinstance(each, StatisticsFilter) else each
+        for each in machine.filters
+    ]
+    return StateMachine(machine.storage, machine.clock, filters, machine.retention)

@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from stoker.core.errors import JobNotFoundError
-from stoker.core.records import LogLine, NewJob, StateRecord, same_but_arguments
+from stoker.core.records import CounterIncrement, LogLine, NewJob, StateRecord, same_but_arguments
 from stoker.core.states import continuation_state
 from stoker.storage.postgres.batch import BatchedSteps
 from stoker.storage.postgres.db import Conn, parse_job_id
-from stoker.storage.postgres.params import due_params, dumps, orphan_params
+from stoker.storage.postgres.params import counters_json, due_params, dumps, orphan_params
 
 FOLD_LOCK_CLASS = 0x570CE3  # advisory lock (class, hashtext(schema)) of the shard folder
 
@@ -131,6 +131,10 @@ class PostgresJobWrites(BatchedSteps):
         num = parse_job_id(job_id)
         if num is not None:
             self._execute("set_progress", {"id": num, "progress": float(progress)})
+
+    def add_counters(self, increments: Sequence[CounterIncrement]) -> None:
+        if increments:
+            self._execute("add_counters", {"counters": counters_json(increments)})
 
     def append_log(self, job_id: str, line: LogLine) -> None:
         num = parse_job_id(job_id)

@@ -10,7 +10,7 @@ from typing import Any
 
 from stoker.core import reasons
 from stoker.core.jobs import CRASHES_PARAM
-from stoker.core.records import FetchedJob, StateChange
+from stoker.core.records import CounterIncrement, FetchedJob, StateChange
 from stoker.core.states import FINAL_STATES, processing_state
 
 dumps = partial(json.dumps, separators=(",", ":"))
@@ -117,6 +117,20 @@ def _change_row(change: StateChange, job_id: int) -> tuple[Any, ...]:
         reasons.continuation_met(change.job_id, state.name),
         reasons.continuation_not_met(change.job_id, state.name),
         change.deleted_children_expire_at,
+    )
+
+
+def counters_json(increments: Sequence[CounterIncrement]) -> str:
+    """Increments as the JSON array that add_counters reads with json_to_recordset."""
+    return dumps(
+        [
+            {
+                "k": inc.key,
+                "b": inc.by,
+                "e": inc.expire_at.isoformat() if inc.expire_at is not None else None,
+            }
+            for inc in increments
+        ]
     )
 
 

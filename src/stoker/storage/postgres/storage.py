@@ -41,6 +41,14 @@ _OTHER_QUERIES: dict[str, str] = {
         WHERE j.id = c.id
         RETURNING j.id, j.state""",
     "set_progress": "UPDATE {s}.job SET progress = %(progress)s WHERE id = %(id)s",
+    # A server's folded statistics, in this backend's shard row (as CHANGE_STATES does).
+    "add_counters": """
+        INSERT INTO {s}.counter AS c (key, shard, value, expire_at)
+        SELECT k, pg_backend_pid(), sum(b), max(e)
+        FROM json_to_recordset(%(counters)s::json) AS x (k text, b bigint, e timestamptz)
+        GROUP BY k
+        ON CONFLICT (key, shard) DO UPDATE SET value = c.value + excluded.value,
+            expire_at = coalesce(excluded.expire_at, c.expire_at)""",
     "append_log": """
         INSERT INTO {s}.job_log (job_id, created_at, message)
         VALUES (%(id)s, %(at)s, %(message)s)""",

@@ -88,8 +88,11 @@ moved AS (
 SELECT count(*) FROM gone
 """
 
+# A counter is all the shard rows of its key: once one of them expired, the whole counter has
+# (a shard written without an expiry, by add_counters, does not keep it alive).
 DELETE_EXPIRED_COUNTERS = """
-DELETE FROM {s}.counter WHERE expire_at <= %(now)s
+DELETE FROM {s}.counter
+WHERE key IN (SELECT key FROM {s}.counter WHERE expire_at <= %(now)s)
 """
 
 # Fold the count shards of backends that have ended into shard 0, so the tables stay as small

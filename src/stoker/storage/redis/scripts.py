@@ -35,6 +35,7 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "if_exists": ("common", "if_exists"),
     "acquire_lock": ("common", "acquire_lock"),
     "release_lock": ("common", "release_lock"),
+    "add_counters": ("common", "add_counters"),
 }
 
 
@@ -106,6 +107,7 @@ class Scripts:
     if_exists: Script
     acquire_lock: Script
     release_lock: Script
+    add_counters: Script
 
     @classmethod
     def register(cls, client: redis.Redis) -> Scripts:

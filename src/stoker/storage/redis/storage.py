@@ -69,9 +69,17 @@ import redis
 from redis.commands.core import Script
 
 from stoker.core.errors import JobNotFoundError
-from stoker.core.records import Claim, LogLine, NewJob, RecurringRecord, ServerRecord
+from stoker.core.records import (
+    Claim,
+    CounterIncrement,
+    LogLine,
+    NewJob,
+    RecurringRecord,
+    ServerRecord,
+)
 from stoker.storage.redis.batch import RedisBatchedSteps
 from stoker.storage.redis.codec import (
+    counter_args,
     log_entry,
     new_job_args,
     recurring_fields,
@@ -138,6 +146,11 @@ class RedisStorage(RedisBatchedSteps, RedisMonitor):
     def watch_settled(self, job_id: str, wake: Callable[[], None]) -> Callable[[], None]:
         """`wake` on each notice that the job settled (see SettledNotices)."""
         return self._settled.watch(job_id, wake)
+
+    def add_counters(self, increments: Sequence[CounterIncrement]) -> None:
+        if increments:
+            args = [arg for increment in increments for arg in counter_args(increment)]
+            self._run(self._s.add_counters, *args)
 
     def set_progress(self, job_id: str, progress: float) -> None:
         key = f"{self._p}:job:{job_id}"

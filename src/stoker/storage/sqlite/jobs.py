@@ -12,7 +12,7 @@ from typing import Any
 
 from stoker.core import reasons
 from stoker.core.jobs import CRASHES_PARAM
-from stoker.core.records import FetchedJob, LogLine, NewJob, StateChange
+from stoker.core.records import CounterIncrement, FetchedJob, LogLine, NewJob, StateChange
 from stoker.core.states import processing_state
 from stoker.storage.sqlite.codec import (
     dumps,
@@ -293,6 +293,10 @@ class SQLiteJobWrites:
         if num is not None:
             self._execute("UPDATE job SET progress = ? WHERE id = ?", (float(progress), num))
 
+    def add_counters(self, increments: Sequence[CounterIncrement]) -> None:
+        if increments:
+            self._db.write(lambda conn, _: bump_counters(conn, increments))
+
     def append_log(self, job_id: str, line: LogLine) -> None:
         num = parse_job_id(job_id)
         if num is not None:
@@ -378,7 +382,7 @@ def _apply_change(
     if row is None:
         return False
     if change.counters:
-        _bump_counters(conn, change)
+        bump_counters(conn, change.counters)
     if values[0] == "Enqueued":
         woken.add(row[1])
     if release and row[2]:
@@ -386,9 +390,10 @@ def _apply_change(
     return True
 
 
-def _bump_counters(conn: sqlite3.Connection, change: StateChange) -> None:
+def bump_counters(conn: sqlite3.Connection, counters: Sequence[CounterIncrement]) -> None:
+    """Add the increments (merged per key) to their counters, in one statement."""
     merged: dict[str, tuple[int, datetime | None]] = {}
-    for inc in change.counters:
+    for inc in counters:
         total, _ = merged.get(inc.key, (0, None))
         merged[inc.key] = (total + inc.by, inc.expire_at)
     rows = [[key, by, to_us_or_none(expire)] for key, (by, expire) in merged.items()]
