@@ -25,7 +25,7 @@ import psycopg
 import redis
 import redis.asyncio
 
-CONCURRENCY = 10
+CONCURRENCY = 10  # --concurrency
 # A read as small as a claim check; the statement stoker's supervisor runs most often.
 PG_QUERY = "SELECT %s::bigint + 1"
 REDIS_SCRIPT = "return redis.call('HGET', KEYS[1], 's')"
@@ -112,18 +112,25 @@ async def redis_async(url: str, per_worker: int) -> None:
 
 
 def main() -> None:
+    global CONCURRENCY
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--calls", type=int, default=500, help="per worker and round")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=10)
     options = parser.parse_args()
+    CONCURRENCY = options.concurrency
     calls = options.calls * CONCURRENCY
     ways: dict[str, Callable[[], None]] = {
-        "psycopg, 10 threads": lambda: pg_sync(options.pg, options.calls),
-        "psycopg async, 10 tasks": lambda: asyncio.run(pg_async(options.pg, options.calls)),
-        "redis-py, 10 threads": lambda: redis_sync(options.redis, options.calls),
-        "redis.asyncio, 10 tasks": lambda: asyncio.run(redis_async(options.redis, options.calls)),
+        f"psycopg, {CONCURRENCY} threads": lambda: pg_sync(options.pg, options.calls),
+        f"psycopg async, {CONCURRENCY} tasks": lambda: asyncio.run(
+            pg_async(options.pg, options.calls)
+        ),
+        f"redis-py, {CONCURRENCY} threads": lambda: redis_sync(options.redis, options.calls),
+        f"redis.asyncio, {CONCURRENCY} tasks": lambda: asyncio.run(
+            redis_async(options.redis, options.calls)
+        ),
     }
     figures: dict[str, list[Figure]] = {way: [] for way in ways}
     for _ in range(options.rounds):
