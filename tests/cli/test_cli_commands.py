@@ -367,7 +367,7 @@ def test_server_rejects_a_poll_interval_that_is_not_a_number(run_cli: Run) -> No
 
 
 def test_server_command_defaults_are_the_server_options_defaults() -> None:
-    from stoker.cli.commands import server_options
+    from stoker.cli.serve import server_options
     from stoker.server import ServerOptions
 
     assert server_options(build_parser().parse_args(["server"])) == ServerOptions()

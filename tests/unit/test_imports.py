@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = ("asyncio", "ssl", "starlette", "jinja2", "uvicorn", "psycopg", "redis")
 
 
@@ -31,3 +33,31 @@ def test_a_server_of_def_jobs_on_sqlite_loads_no_asyncio_web_library_or_other_dr
 def test_async_app_is_loaded_on_first_use() -> None:
     loaded = _loaded_after("import stoker\nassert stoker.AsyncApp.__name__ == 'AsyncApp'")
     assert "asyncio" in loaded
+
+
+def test_the_supervisor_of_several_server_processes_loads_no_app_client_or_driver() -> None:
+    # It only parses the command line, checks the options, then starts and watches its
+    # children: the App behind them would cost it about 3 MiB of PSS for nothing.
+    probe = (
+        "import json, sys\n"
+        "from stoker.cli.main import build_parser\n"
+        "import stoker.server.processes\n"
+        "build_parser().parse_args(['server', '--processes', '2'])\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    unwanted = {"stoker.app", "stoker.client", "stoker.server.server", "stoker.storage", "sqlite3"}
+    assert loaded.isdisjoint(unwanted), sorted(loaded & unwanted)
+
+
+def test_every_name_stoker_exports_is_importable_and_listed() -> None:
+    import stoker
+
+    for name in stoker.__all__:
+        assert getattr(stoker, name) is not None, name
+    assert sorted(dir(stoker)) == sorted(stoker.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        stoker.Nope  # noqa: B018

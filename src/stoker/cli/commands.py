@@ -17,7 +17,6 @@ from stoker.core.job_info import JobInfo
 from stoker.core.jobs import resolve
 from stoker.core.records import JobRecord
 from stoker.core.states import STATE_NAMES, may_still_run
-from stoker.server.options import ServerOptions
 
 
 def importable_cwd() -> None:
@@ -40,41 +39,6 @@ def load_app(args: argparse.Namespace) -> App:
             raise StokerError(f"--app {args.app!r} is not a stoker.App (got {type(app).__name__})")
         return app
     return App(getattr(args, "storage", None) or default_storage_url())
-
-
-def server_options(args: argparse.Namespace) -> ServerOptions:
-    queues = [queue.strip() for queue in args.queues.split(",") if queue.strip()]
-    return ServerOptions(
-        queues=queues,
-        workers=args.workers,
-        concurrency=args.concurrency,
-        name=args.name,
-        poll_interval=args.poll_interval,
-        heartbeat_interval=args.heartbeat_interval,
-        server_timeout=args.server_timeout,
-        shutdown_timeout=args.shutdown_timeout,
-        scheduler_interval=args.scheduler_interval,
-        statistics_interval=args.statistics_interval,
-        schedulers=not args.no_schedulers,
-    )
-
-
-def run_server(args: argparse.Namespace) -> int:
-    options = server_options(args)  # validate before starting anything
-    if args.processes < 1 or args.processes > 64:
-        raise ValueError(f"--processes must be from 1 to 64, got {args.processes}")
-    from stoker.server.processes import forget_child_marker, is_supervised_child, run_processes
-
-    if is_supervised_child():  # one of the N: an ordinary server, whatever --processes says
-        forget_child_marker()
-    elif args.processes > 1:
-        return run_processes(args.processes, args.argv)
-    app = load_app(args)
-    try:
-        app.run_server(**{f: getattr(options, f) for f in options.__dataclass_fields__})
-    finally:
-        app.close()
-    return 0
 
 
 def _cli_value(text: str) -> Any:

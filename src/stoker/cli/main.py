@@ -6,10 +6,10 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from stoker.cli import commands as cli_commands
+from stoker.cli import serve
 from stoker.core.errors import StokerError
 from stoker.core.states import STATE_NAMES
 from stoker.server.options import DEFAULT_CONCURRENCY, default_workers
@@ -18,6 +18,20 @@ EPILOG = (
     "The storage comes from --app (an App object, 'pkg.module:app'), else --storage, else "
     "$STOKER_STORAGE, else sqlite:///stoker.db in the current directory."
 )
+
+
+def _command(name: str) -> Callable[[argparse.Namespace], int]:
+    """Subcommand `name` of stoker.cli.commands, imported when it runs: parsing the command
+    line loads none of the App (and the supervisor of `server --processes N` never does)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from stoker.cli import commands
+
+        result: int = getattr(commands, name)(args)
+        return result
+
+    run.__name__ = name
+    return run
 
 
 def _add_app_options(parser: argparse.ArgumentParser) -> None:
@@ -95,7 +109,7 @@ def _add_server_parser(commands: Any) -> None:
         action="store_true",
         help="do not run the delayed/recurring schedulers here",
     )
-    server.set_defaults(handler=cli_commands.run_server)
+    server.set_defaults(handler=serve.run_server)
 
 
 def _add_job_parsers(commands: Any) -> None:
@@ -113,7 +127,7 @@ def _add_job_parsers(commands: Any) -> None:
     enqueue.add_argument("--kwargs", default="{}", help="keyword arguments as a JSON object")
     enqueue.add_argument("--queue", help="queue name (default: the function's or 'default')")
     enqueue.add_argument("--in", dest="delay", type=float, help="run after this many seconds")
-    enqueue.set_defaults(handler=cli_commands.enqueue)
+    enqueue.set_defaults(handler=_command("enqueue"))
 
     jobs = commands.add_parser(
         "jobs", help="list, show, wait for, requeue or delete jobs", epilog=EPILOG
@@ -138,12 +152,12 @@ def _add_job_parsers(commands: Any) -> None:
     listing.add_argument("--offset", type=_not_negative, default=0)
     listing.add_argument("--oldest-first", action="store_true")
     listing.add_argument("--json", action="store_true", help="print JSON lines")
-    listing.set_defaults(handler=cli_commands.list_jobs)
+    listing.set_defaults(handler=_command("list_jobs"))
     show = actions.add_parser("show", help="show a job with its whole history")
     _add_app_options(show)
     show.add_argument("job_id")
     show.add_argument("--json", action="store_true")
-    show.set_defaults(handler=cli_commands.show_job)
+    show.set_defaults(handler=_command("show_job"))
     wait = actions.add_parser(
         "wait",
         help="wait until a job is Succeeded, Failed or Deleted, then show it; exit code 0 "
@@ -153,10 +167,10 @@ def _add_job_parsers(commands: Any) -> None:
     wait.add_argument("job_id")
     wait.add_argument("--timeout", type=float, help="seconds (default: no limit)")
     wait.add_argument("--json", action="store_true")
-    wait.set_defaults(handler=cli_commands.wait_for_job)
+    wait.set_defaults(handler=_command("wait_for_job"))
     for name, handler in (
-        ("requeue", cli_commands.requeue_jobs),
-        ("delete", cli_commands.delete_jobs),
+        ("requeue", _command("requeue_jobs")),
+        ("delete", _command("delete_jobs")),
     ):
         action = actions.add_parser(name, help=f"{name} jobs by id")
         _add_app_options(action)
@@ -176,12 +190,12 @@ def _add_recurring_parsers(commands: Any) -> None:
     )
     listing = actions.add_parser("list", help="list recurring jobs")
     _add_app_options(listing)
-    listing.set_defaults(handler=cli_commands.list_recurring)
+    listing.set_defaults(handler=_command("list_recurring"))
     for name in ("trigger", "pause", "resume", "remove"):
         action = actions.add_parser(name, help=f"{name} a recurring job")
         _add_app_options(action)
         action.add_argument("recurring_id")
-        action.set_defaults(handler=cli_commands.recurring_action, verb=name)
+        action.set_defaults(handler=_command("recurring_action"), verb=name)
 
 
 def _add_other_parsers(commands: Any) -> None:
@@ -189,7 +203,7 @@ def _add_other_parsers(commands: Any) -> None:
     actions = storage.add_subparsers(dest="action", required=True, metavar="{migrate}")
     migrate = actions.add_parser("migrate", help="create or upgrade the storage's schema")
     _add_app_options(migrate)
-    migrate.set_defaults(handler=cli_commands.migrate)
+    migrate.set_defaults(handler=_command("migrate"))
 
     dashboard = commands.add_parser("dashboard", help="serve the dashboard", epilog=EPILOG)
     _add_app_options(dashboard)
@@ -197,11 +211,11 @@ def _add_other_parsers(commands: Any) -> None:
     dashboard.add_argument("--port", type=int, default=8000)
     dashboard.add_argument("--read-only", action="store_true", help="hide every action")
     _add_dashboard_access_options(dashboard)
-    dashboard.set_defaults(handler=cli_commands.dashboard)
+    dashboard.set_defaults(handler=_command("dashboard"))
 
     demo = commands.add_parser("demo", help="run example jobs on a server with embedded SQLite")
     demo.add_argument("--seconds", type=float, default=20.0, help="how long to run (default: 20)")
-    demo.set_defaults(handler=cli_commands.demo)
+    demo.set_defaults(handler=_command("demo"))
 
 
 def _add_dashboard_access_options(dashboard: argparse.ArgumentParser) -> None:
