@@ -1,7 +1,8 @@
 """Where a stoker server process's memory goes: PSS after each step of its start, per storage.
 
-A child process takes the steps one at a time (interpreter, `import stoker`, the storage
-opened, a server with its threads started and idle, after running 2,000 no-op jobs) and the
+A child process takes the steps one at a time (interpreter, stoker's App and server code
+imported, the storage opened, a server with its threads started and idle, after running 2,000
+no-op jobs) and the
 parent reads the child's proportional set size (PSS, /proc/<pid>/smaps_rollup) after each,
 so each step's cost is the difference to the one before. Medians over several children.
 
@@ -17,7 +18,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-STEPS = ("interpreter", "import stoker", "storage opened", "server idle", "after 2,000 jobs")
+STEPS = (
+    "interpreter",
+    "stoker.App and the server imported",
+    "storage opened (driver imported, connected)",
+    "server idle (10 workers)",
+    "after 2,000 jobs",
+)
 URLS = {
     "sqlite": "sqlite:///{tmp}/memory.db",
     "postgres": "postgresql://postgres@127.0.0.1:5432/test?schema=bench_memory",
@@ -29,7 +36,8 @@ def step():
     print("ready", flush=True)
     sys.stdin.readline()
 step()
-import stoker
+import stoker, stoker.server.server
+stoker.App
 step()
 app = stoker.App(sys.argv[1])
 app.storage.count_by_state()
