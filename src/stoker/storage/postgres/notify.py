@@ -14,6 +14,7 @@ from psycopg import sql
 
 from stoker.core.errors import StorageClosedError
 from stoker.storage.common.urls import redact_url
+from stoker.storage.common.watchers import SettledWatchers
 
 logger = logging.getLogger("stoker.storage.postgres")
 
@@ -47,8 +48,7 @@ class Listener:
         self._settled_channel = settled_channel
         self._lock = threading.Lock()
         self._waiters: deque[_Waiter] = deque()
-        # Job id -> the wake functions of those waiting for it to settle (App.wait).
-        self._watchers: dict[str, list[Callable[[], None]]] = {}
+        self._watchers = SettledWatchers()  # those waiting for a job to settle (App.wait)
         self._recent: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -81,24 +81,7 @@ class Listener:
         if self._closed_message is not None:
             raise StorageClosedError(self._closed_message)
         self._ensure_started()
-        with self._lock:
-            self._watchers.setdefault(job_id, []).append(wake)
-
-        def stop() -> None:
-            with self._lock:
-                wakes = self._watchers.get(job_id, [])
-                if wake in wakes:
-                    wakes.remove(wake)
-                if not wakes:
-                    self._watchers.pop(job_id, None)
-
-        return stop
-
-    def dispatch_settled(self, job_id: str) -> None:
-        with self._lock:
-            wakes = list(self._watchers.get(job_id, ()))
-        for wake in wakes:  # outside the lock: a wake may stop its own watch
-            wake()
+        return self._watchers.add(job_id, wake)
 
     def _ensure_started(self) -> None:
         with self._lock:
@@ -130,11 +113,9 @@ class Listener:
     def wake_all(self) -> None:
         with self._lock:
             waiters, self._waiters = list(self._waiters), deque()
-            wakes = [wake for each in self._watchers.values() for wake in each]
         for waiter in waiters:
             waiter.event.set()
-        for wake in wakes:
-            wake()
+        self._watchers.wake_all()
 
     def _run(self) -> None:
         delay = 0.1
@@ -174,7 +155,7 @@ class Listener:
         while not self._stop.is_set():
             for notify in conn.notifies(timeout=0.25):
                 if notify.channel == self._settled_channel:
-                    self.dispatch_settled(notify.payload)
+                    self._watchers.wake(notify.payload)
                 else:
                     self.dispatch(notify.payload)
             if time.monotonic() - last_check > _HEALTH_CHECK_SECONDS:

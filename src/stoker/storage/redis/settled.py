@@ -10,6 +10,7 @@ from typing import Any
 import redis
 
 from stoker.core.errors import StorageClosedError
+from stoker.storage.common.watchers import SettledWatchers
 from stoker.storage.redis.connection import WAIT_CHUNK
 
 log = logging.getLogger("stoker.storage.redis")
@@ -31,7 +32,7 @@ class SettledListener:
         self._client = client
         self._channel = channel
         self._lock = threading.Lock()
-        self._watchers: dict[str, list[Callable[[], None]]] = {}
+        self._watchers = SettledWatchers()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed_message: str | None = None
@@ -41,21 +42,12 @@ class SettledListener:
         with self._lock:
             if self._closed_message is not None:
                 raise StorageClosedError(self._closed_message)
-            self._watchers.setdefault(job_id, []).append(wake)
+            stop = self._watchers.add(job_id, wake)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="stoker-redis-settled", daemon=True
                 )
                 self._thread.start()
-
-        def stop() -> None:
-            with self._lock:
-                wakes = self._watchers.get(job_id, [])
-                if wake in wakes:
-                    wakes.remove(wake)
-                if not wakes:
-                    self._watchers.pop(job_id, None)
-
         return stop
 
     def close(self, closed_message: str) -> None:
@@ -64,19 +56,9 @@ class SettledListener:
             self._closed_message = closed_message
             thread = self._thread
         self._stop.set()
-        self._wake(None)
+        self._watchers.wake_all()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=WAIT_CHUNK)
-
-    def _wake(self, job_id: str | None) -> None:
-        """Wake the watchers of `job_id`, or all of them (None)."""
-        with self._lock:
-            if job_id is None:
-                wakes = [wake for each in self._watchers.values() for wake in each]
-            else:
-                wakes = list(self._watchers.get(job_id, ()))
-        for wake in wakes:  # outside the lock: a wake may stop its own watch
-            wake()
 
     def _run(self) -> None:
         delay = 0.1
@@ -89,7 +71,7 @@ class SettledListener:
                 if self._stop.is_set():
                     break
                 log.warning("Redis settled-job notices lost (%s); waiters poll meanwhile", exc)
-                self._wake(None)
+                self._watchers.wake_all()
                 self._stop.wait(delay)
                 delay = min(delay * 2, _MAX_BACKOFF_SECONDS)
             finally:
@@ -101,9 +83,9 @@ class SettledListener:
             if message is None:
                 continue
             if message["type"] == "subscribe":  # live from now: what came before is unknown
-                self._wake(None)
+                self._watchers.wake_all()
             elif message["type"] == "message":
-                self._wake(str(message["data"]))
+                self._watchers.wake(str(message["data"]))
 
 
 def _close_quietly(pubsub: Any) -> None:
