@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Unpack
 
 from stoker.client import Client
@@ -37,7 +38,8 @@ class App(Client):
     is $STOKER_STORAGE or `sqlite:///stoker.db`. Filters run in order after the built-in ones
     (retry, continuations, statistics). With `require_marked_jobs=True` only functions marked
     with `@stoker.job` may be enqueued, and a server runs nothing else; with `allowed_modules`
-    (e.g. `["myapp.tasks"]`) only functions in those modules and their submodules.
+    (e.g. `["myapp.tasks"]`) only functions in those modules and their submodules. An
+    idempotency key (`with_options(idempotency_key=…)`) names its job for `idempotency_window`.
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class App(Client):
         filters: Sequence[StateFilter] = (),
         require_marked_jobs: bool = False,
         allowed_modules: Sequence[str] | None = None,
+        idempotency_window: timedelta = timedelta(days=1),
     ) -> None:
         if isinstance(storage, str) or storage is None:
             self.storage_url: str | None = storage or default_storage_url()
@@ -67,6 +70,7 @@ class App(Client):
             filters=filters,
             require_marked_jobs=require_marked_jobs,
             allowed_modules=allowed_modules,
+            idempotency_window=idempotency_window,
         )
         super().__init__(runtime)
 

@@ -96,6 +96,20 @@ def test_enqueue_in_schedules_the_job(run_cli: Run, app: stoker.App, any_storage
     assert info.state == "Scheduled"
 
 
+def test_enqueue_with_an_idempotency_key_makes_the_job_once(
+    run_cli: Run, app: stoker.App, any_storage_url: str
+) -> None:
+    command = ("enqueue", "tests.cli.cli_jobs:add", "1", "--idempotency-key", "cli-once")
+    first = run_cli(*command, "--storage", any_storage_url)
+    again = run_cli(*command, "--storage", any_storage_url)
+    assert (first.code, again.code) == (0, 0), first.err + again.err
+    assert first.out.strip() == again.out.strip()
+    assert sum(app.storage.count_by_state().values()) == 1
+    bad = run_cli("enqueue", "tests.cli.cli_jobs:add", "1", "--idempotency-key", "")
+    assert bad.code == 2
+    assert "idempotency key" in bad.err
+
+
 def test_enqueue_of_an_unknown_function_is_a_clean_error(
     run_cli: Run, any_storage_url: str
 ) -> None:

@@ -482,3 +482,32 @@ def test_every_statement_is_short_enough_for_psycopgs_query_cache() -> None:
     too_long = {name: len(text) for name, text in storage_sql.items()
                 if len(text.encode()) >= MAX_CACHED_STATEMENT_LENGTH}  # fmt: skip
     assert not too_long
+
+
+def test_a_schema_of_version_2_gains_idempotency_keys_and_keeps_its_jobs(
+    postgres_url: str,
+) -> None:
+    from dataclasses import replace
+
+    from stoker.testing.contract import at, make_job
+
+    opened = open_storage(postgres_url)
+    (old_job,) = opened.create_jobs([make_job()])
+    opened.close()
+    schema = _schema_of(postgres_url)
+    with psycopg.connect(postgres_url.partition("?")[0], autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP TABLE {}.idempotency").format(sql.Identifier(schema)))
+        conn.execute(
+            sql.SQL("DELETE FROM {}.schema_version WHERE version = 3").format(
+                sql.Identifier(schema)
+            )
+        )
+    upgraded = open_storage(postgres_url)
+    try:
+        assert upgraded.count_by_state()["Enqueued"] == 1
+        keyed = replace(make_job(), idempotency_key="k", idempotency_expire_at=at(100))
+        (first,) = upgraded.create_jobs([keyed])
+        assert upgraded.create_jobs([keyed]) == [first]
+        assert first != old_job
+    finally:
+        upgraded.close()

@@ -113,7 +113,7 @@ def test_migrate_false_leaves_a_new_file_alone(tmp_path: Path) -> None:
     opened = SQLiteStorage.from_url(f"sqlite:///{tmp_path}/later.db?migrate=false")
     try:
         assert _user_version(opened.path) == 0
-        assert opened.migrate() == 1
+        assert opened.migrate() == schema.LATEST_VERSION  # every migration, in order
         assert opened.count_by_state()["Enqueued"] == 0
     finally:
         opened.close()
@@ -296,3 +296,29 @@ def test_explain_helper_sees_a_full_scan(storage: SQLiteStorage) -> None:
         for row in conn.execute("EXPLAIN QUERY PLAN SELECT * FROM job WHERE args = ?", [None])
     ]
     assert any(step.startswith("SCAN") and " USING " not in step for step in plan)
+
+
+def test_a_file_of_version_1_gains_idempotency_keys_and_keeps_its_jobs(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from stoker.testing.contract import at, make_job
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    opened = SQLiteStorage.from_url(url)
+    (old_job,) = opened.create_jobs([make_job()])
+    opened.close()
+    conn = sqlite3.connect(tmp_path / "old.db")
+    conn.execute("DROP TABLE idempotency")  # what version 1 had
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    upgraded = SQLiteStorage.from_url(url)
+    try:
+        assert _user_version(upgraded.path) == schema.LATEST_VERSION
+        assert upgraded.count_by_state()["Enqueued"] == 1
+        keyed = replace(make_job(), idempotency_key="k", idempotency_expire_at=at(100))
+        (first,) = upgraded.create_jobs([keyed])
+        assert upgraded.create_jobs([keyed]) == [first]
+        assert first != old_job
+    finally:
+        upgraded.close()

@@ -56,7 +56,7 @@ def enqueue(args: argparse.Namespace) -> int:
         raise ValueError("--kwargs must be a JSON object")
     app = load_app(args)
     try:
-        client = app.with_options(queue=args.queue) if args.queue else app
+        client = app.with_options(queue=args.queue, idempotency_key=args.idempotency_key)
         values = [_cli_value(arg) for arg in args.args]
         if args.delay is not None:
             job_id = client.enqueue_in(timedelta(seconds=args.delay), func, *values, **kwargs)

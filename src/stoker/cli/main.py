@@ -127,6 +127,11 @@ def _add_job_parsers(commands: Any) -> None:
     enqueue.add_argument("--kwargs", default="{}", help="keyword arguments as a JSON object")
     enqueue.add_argument("--queue", help="queue name (default: the function's or 'default')")
     enqueue.add_argument("--in", dest="delay", type=float, help="run after this many seconds")
+    enqueue.add_argument(
+        "--idempotency-key",
+        metavar="KEY",
+        help="create the job once: a later enqueue with this key within a day prints its id",
+    )
     enqueue.set_defaults(handler=_command("enqueue"))
 
     jobs = commands.add_parser(

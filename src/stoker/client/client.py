@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,15 @@ from stoker.core.clock import ensure_aware_utc
 from stoker.core.errors import JobDefinitionError, JobNotFoundError
 from stoker.core.interrupts import shielded
 from stoker.core.job_info import JobInfo
-from stoker.core.jobs import CRASHES_PARAM, Invocation, JobOptions, OnExhausted, exception_names
+from stoker.core.jobs import (
+    CRASHES_PARAM,
+    IDEMPOTENCY_KEY_PARAM,
+    Invocation,
+    JobOptions,
+    OnExhausted,
+    exception_names,
+    validate_idempotency_key,
+)
 from stoker.core.records import NewJob, StateRecord
 from stoker.core.runtime import Runtime
 from stoker.core.schedule import MISFIRE_POLICIES, Misfire
@@ -39,6 +47,7 @@ class CallOptions:
     job: JobOptions = field(default_factory=JobOptions)
     on_any_final_state: bool = False
     misfire: Misfire = "once"
+    idempotency_key: str | None = None
 
 
 class Client:
@@ -68,8 +77,13 @@ class Client:
         params: Mapping[str, Any] | None = None,
         on_any_final_state: bool | None = None,
         misfire: Misfire | None = None,
+        idempotency_key: str | None = None,
     ) -> Client:
-        """A view of this client whose calls use these options (validated now)."""
+        """A view of this client whose calls use these options (validated now).
+
+        With `idempotency_key`, the job it creates is created once: calls with the same key
+        within the App's `idempotency_window` (a day by default) return that job's id,
+        whatever its state, and create nothing (a retry after a lost reply is safe)."""
         overrides = JobOptions(
             queue=queue,
             retries=retries,
@@ -82,6 +96,8 @@ class Client:
         )
         if misfire is not None and misfire not in MISFIRE_POLICIES:
             raise JobDefinitionError(f"misfire must be 'once', 'all' or 'skip', got {misfire!r}")
+        if idempotency_key is not None:
+            validate_idempotency_key(idempotency_key)
         current = self._options
         return Client(
             self._runtime,
@@ -91,6 +107,7 @@ class Client:
                     current.on_any_final_state if on_any_final_state is None else on_any_final_state
                 ),
                 misfire=misfire or current.misfire,
+                idempotency_key=idempotency_key or current.idempotency_key,
             ),
         )
 
@@ -102,6 +119,10 @@ class Client:
     @property
     def recurring(self) -> RecurringJobs:
         """Recurring jobs, made with this client's options (queue, retries, misfire...)."""
+        if self._options.idempotency_key is not None:
+            raise JobDefinitionError(
+                "an idempotency key names one job; a recurring job makes many (drop the key)"
+            )
         return RecurringJobs(self._runtime, self._prepared, self._options.misfire)
 
     # --- creating jobs --------------------------------------------------------------------------
@@ -147,6 +168,11 @@ class Client:
     ) -> list[str]:
         """Enqueue one job per item (a tuple of positional or a dict of keyword arguments) in ONE
         transaction: all are stored or, if any item is bad, none."""
+        if self._options.idempotency_key is not None:
+            raise JobDefinitionError(
+                "an idempotency key names one job; enqueue_many makes many (drop the key, or "
+                "enqueue each job with a key of its own)"
+            )
         plan = self._plan(func)
         now = self._runtime.clock.now()
         # One transaction, one moment: every job of the call shares the Enqueued record.
@@ -311,6 +337,10 @@ class Client:
 
     @shielded()  # inside a job: a timeout must not strike in the middle of the write
     def _create(self, jobs: list[NewJob]) -> list[str]:
+        key = self._options.idempotency_key
+        if key is not None:  # only ever one job here: enqueue_many refuses a key
+            window = self._runtime.idempotency_window
+            jobs = [with_idempotency_key(job, key, window) for job in jobs]
         return self._runtime.storage.create_jobs(jobs)
 
 
@@ -331,6 +361,17 @@ def _job(
         state=state,
         created_at=now,
         params=params,
+    )
+
+
+def with_idempotency_key(job: NewJob, key: str, window: timedelta) -> NewJob:
+    """`job` named by `key` for `window` from its creation; the key is in its params too, so
+    that the dashboard and `get_job` show it."""
+    return replace(
+        job,
+        params={**job.params, IDEMPOTENCY_KEY_PARAM: key},
+        idempotency_key=key,
+        idempotency_expire_at=job.created_at + window,
     )
 
 

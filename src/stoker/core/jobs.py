@@ -120,6 +120,22 @@ def validate_queue_name(queue: str) -> str:
     return queue
 
 
+IDEMPOTENCY_KEY_PARAM = "idempotency_key"  # the key, kept in the job's params to be seen
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def validate_idempotency_key(key: object) -> str:
+    """An idempotency key is printable text of 1 to 200 characters (it is stored as a key)."""
+    if not isinstance(key, str) or not key or len(key) > MAX_IDEMPOTENCY_KEY:
+        raise JobDefinitionError(
+            f"an idempotency key is a non-empty string of at most {MAX_IDEMPOTENCY_KEY} chars: "
+            f"{key!r}"
+        )
+    if not key.isprintable():
+        raise JobDefinitionError(f"idempotency key {key!r} must be printable text")
+    return key
+
+
 def exception_names(types: Sequence[type[BaseException] | str] | None) -> tuple[str, ...] | None:
     """Exception classes as the names stored with a job (matched against the raised type's MRO)."""
     if types is None:

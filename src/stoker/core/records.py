@@ -40,6 +40,10 @@ class NewJob:
     on_states: tuple[str, ...] = ()
     # Awaiting: expiry for a child deleted because its parent ended the wrong way.
     deleted_expire_at: datetime | None = None
+    # With an idempotency key, creating the job again before `idempotency_expire_at` (compared
+    # with the new job's `created_at`) creates nothing and returns the first job's id.
+    idempotency_key: str | None = None
+    idempotency_expire_at: datetime | None = None
 
 
 def same_but_arguments(job: NewJob, previous: NewJob) -> bool:

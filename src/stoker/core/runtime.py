@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from stoker.core.clock import Clock, SystemClock
 from stoker.core.filters import ContinuationsFilter, RetryFilter, StatisticsFilter
@@ -25,6 +26,8 @@ class Runtime:
     retention: Retention
     default_queue: str = DEFAULT_QUEUE
     default_retries: int = DEFAULT_RETRIES
+    # How long an idempotency key names the job it made (`with_options(idempotency_key=…)`).
+    idempotency_window: timedelta = timedelta(days=1)
     # Job policy: which functions may be enqueued and run.
     require_marked_jobs: bool = False
     allowed_modules: tuple[str, ...] | None = None
@@ -40,6 +43,7 @@ def build_runtime(
     filters: Sequence[StateFilter] = (),
     require_marked_jobs: bool = False,
     allowed_modules: Sequence[str] | None = None,
+    idempotency_window: timedelta = timedelta(days=1),
 ) -> Runtime:
     """A Runtime with checked settings and the built-in filters (retry, continuations,
     statistics) ahead of `filters`."""
@@ -49,6 +53,10 @@ def build_runtime(
         or default_retries < 0
     ):
         raise ValueError(f"default_retries must be an int >= 0, got {default_retries!r}")
+    if not isinstance(idempotency_window, timedelta) or idempotency_window <= timedelta(0):
+        raise ValueError(
+            f"idempotency_window must be a positive timedelta, got {idempotency_window!r}"
+        )
     if isinstance(allowed_modules, str):
         raise TypeError("allowed_modules is a list of module names, not one string")
     clock = clock or SystemClock()
@@ -65,6 +73,7 @@ def build_runtime(
         retention=retention,
         default_queue=validate_queue_name(default_queue),
         default_retries=default_retries,
+        idempotency_window=idempotency_window,
         require_marked_jobs=require_marked_jobs,
         allowed_modules=tuple(allowed_modules) if allowed_modules is not None else None,
     )

@@ -13,6 +13,7 @@ from stoker.testing.contract_history import (
     PromotionHistoryContract,
     RecurringHistoryContract,
 )
+from stoker.testing.contract_idempotency import IdempotencyContract
 from stoker.testing.contract_jobs import CreateJobsContract, JobExtrasContract
 from stoker.testing.contract_monitor import (
     DueOrderContract,
@@ -35,6 +36,7 @@ __all__ = ["T0", "StorageContract", "at", "make_job", "make_recurring", "make_se
 class StorageContract(
     CreateJobsContract,
     JobExtrasContract,
+    IdempotencyContract,
     FetchContract,
     FinishAndFetchContract,
     WaitForJobsContract,

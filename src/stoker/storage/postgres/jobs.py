@@ -14,6 +14,7 @@ from stoker.storage.postgres.db import Conn, parse_job_id
 from stoker.storage.postgres.params import counters_json, due_params, dumps, orphan_params
 
 FOLD_LOCK_CLASS = 0x570CE3  # advisory lock (class, hashtext(schema)) of the shard folder
+KEY_LOCK_CLASS = 0x570CE4  # advisory lock (class, hashtext(schema:key)) of an idempotency key
 
 _BATCH_COLUMNS = (
     "function", "args", "kwargs", "queue", "params", "created_at", "state", "reason", "data",
@@ -66,6 +67,11 @@ class PostgresJobWrites(BatchedSteps):
     def create_jobs(self, jobs: Sequence[NewJob]) -> list[str]:
         if not jobs:
             return []
+        if any(job.idempotency_key is not None for job in jobs):
+            # Safe to resend after a lost reply: the key answers with the job it made.
+            return self._db.run(
+                lambda conn: self._insert_keyed(conn, jobs), transaction=True, idempotent=True
+            )
         has_parents = any(job.parent_id for job in jobs)
         return self._db.run(
             lambda conn: self._insert_jobs(conn, jobs),
@@ -82,6 +88,28 @@ class PostgresJobWrites(BatchedSteps):
         else:
             rows = conn.execute(*self._create_statement(jobs, parent_states)).fetchall()
         return [str(row[0]) for row in rows]
+
+    def _insert_keyed(self, conn: Conn, jobs: Sequence[NewJob]) -> list[str]:
+        """One by one, in one transaction; a job whose key still names a job gets its id."""
+        ids = []
+        for job in jobs:
+            key = job.idempotency_key
+            if key is None:
+                ids += self._insert_jobs(conn, [job])
+                continue
+            lock = {"lock_class": KEY_LOCK_CLASS, "key": f"{self._schema}:{key}"}
+            conn.execute(self._q["lock_key"], lock)
+            found = conn.execute(
+                self._q["find_key"], {"key": key, "now": job.created_at}
+            ).fetchone()
+            if found is not None:
+                ids.append(str(found[0]))
+                continue
+            (job_id,) = self._insert_jobs(conn, [job])
+            expire_at = job.idempotency_expire_at or job.created_at
+            conn.execute(self._q["save_key"], {"key": key, "id": int(job_id), "x": expire_at})
+            ids.append(job_id)
+        return ids
 
     def _create_statement(
         self, jobs: Sequence[NewJob], parent_states: Mapping[str, str]
@@ -159,6 +187,7 @@ class PostgresJobWrites(BatchedSteps):
         def body(conn: Conn) -> int:
             row = conn.execute(self._q["delete_expired"], {"now": now, "limit": limit}).fetchone()
             conn.execute(self._q["delete_expired_counters"], {"now": now})
+            conn.execute(self._q["delete_expired_keys"], {"now": now})
             # Housekeeping rides along: fold the count shards of ended backends (one folder
             # at a time; the others skip it rather than wait).
             locked = conn.execute(

@@ -149,6 +149,18 @@ CREATE TRIGGER job_settled AFTER UPDATE OF state ON {s}.job FOR EACH ROW
     EXECUTE FUNCTION {s}.notify_settled();
 """,
     ),
+    (
+        3,
+        "idempotency keys",
+        """
+CREATE TABLE {s}.idempotency (
+    key text PRIMARY KEY,
+    job_id bigint NOT NULL,
+    expire_at timestamptz NOT NULL
+);
+CREATE INDEX idempotency_expire ON {s}.idempotency (expire_at);
+""",
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -33,6 +33,16 @@ DEFAULT_SCHEMA = "stoker"
 _SCHEMA_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
 
 _OTHER_QUERIES: dict[str, str] = {
+    # Creates with one idempotency key queue on this lock (held to the commit), so the second
+    # finds the first's key row: its own statement sees what committed before it started.
+    "lock_key": "SELECT pg_advisory_xact_lock(%(lock_class)s, hashtext(%(key)s))",
+    "find_key": """
+        SELECT job_id FROM {s}.idempotency WHERE key = %(key)s AND expire_at > %(now)s""",
+    "save_key": """
+        INSERT INTO {s}.idempotency (key, job_id, expire_at) VALUES (%(key)s, %(id)s, %(x)s)
+        ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id,
+            expire_at = excluded.expire_at""",
+    "delete_expired_keys": "DELETE FROM {s}.idempotency WHERE expire_at <= %(now)s",
     # An UPDATE, not FOR SHARE: the new row version tells a concurrent CHANGE_STATES of the
     # parent that a child appeared after its snapshot (see postgres_batch_sql).
     "lock_parents": """

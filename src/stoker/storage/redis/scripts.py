@@ -19,6 +19,7 @@ from stoker.core.states import SETTLED_STATES
 # step atomic.
 _PARTS: dict[str, tuple[str, ...]] = {
     "create_jobs": ("common", "create", "create_jobs"),
+    "create_keyed": ("common", "create", "create_keyed"),
     "fire_recurring": ("common", "create", "fire_recurring"),
     "fetch_next": ("common", "fetch_next_fn", "fetch_next"),
     "change_state": ("common", "change_state_fn", "change_state"),
@@ -91,6 +92,7 @@ class Scripts:
     """Every script, registered on one client (redis-py reloads them after a Redis restart)."""
 
     create_jobs: Script
+    create_keyed: Script
     fire_recurring: Script
     fetch_next: Script
     change_state: Script

@@ -130,9 +130,20 @@ class RedisStorage(RedisBatchedSteps, RedisMonitor):
     def create_jobs(self, jobs: Sequence[NewJob]) -> list[str]:
         if not jobs:
             return []
+        if any(job.idempotency_key is not None for job in jobs):
+            return [created for job in jobs for created in self._create_one(job)]
         slot = f"{self._p}:creates:{self._token_base}:{threading.get_ident()}"
         args = new_job_args(jobs)
         return _created(self._run(self._s.create_jobs, slot, self._token(), *args))
+
+    def _create_one(self, job: NewJob) -> list[str]:
+        """One job, with its idempotency key if it has one (create_keyed.lua)."""
+        key = job.idempotency_key
+        if key is None:
+            return self.create_jobs([job])
+        expire_at = job.idempotency_expire_at or job.created_at
+        keyed = [key, to_us(job.created_at), to_us(expire_at)]
+        return _created(self._run(self._s.create_keyed, *keyed, *new_job_args([job])))
 
     def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
         # Only a hint: the claim is always fetch_next's script, so a lost or stale token costs

@@ -76,6 +76,8 @@ BUMP_COUNTERS = """
     FROM json_each(?) WHERE true
     ON CONFLICT (key) DO UPDATE SET value = value + excluded.value,
         expire_at = excluded.expire_at"""
+FIND_KEY = "SELECT job_id FROM idempotency WHERE key = ? AND expire_at > ?"
+SAVE_KEY = "INSERT OR REPLACE INTO idempotency (key, job_id, expire_at) VALUES (?, ?, ?)"
 ENQUEUE_DUE = """
     UPDATE job SET state = 'Enqueued', state_id = state_id + 1, state_at = ?1, run_at = NULL,
         reason = ?2, data = json_object('queue', queue)
@@ -160,6 +162,26 @@ def insert_jobs(conn: sqlite3.Connection, woken: set[str], jobs: Sequence[NewJob
     return [str(job_id) for job_id in range(first, last + 1)]
 
 
+def insert_keyed(conn: sqlite3.Connection, woken: set[str], jobs: Sequence[NewJob]) -> list[str]:
+    """Insert jobs one by one, each with an idempotency key that still names a job answered
+    by that job's id instead. The write transaction is the only writer of the file, so two
+    creates with one key cannot both miss it."""
+    ids = []
+    for job in jobs:
+        key = job.idempotency_key
+        if key is not None:
+            row = conn.execute(FIND_KEY, (key, to_us(job.created_at))).fetchone()
+            if row is not None:
+                ids.append(str(row[0]))
+                continue
+        (job_id,) = insert_jobs(conn, woken, [job])
+        if key is not None:
+            expire_at = to_us(job.idempotency_expire_at or job.created_at)
+            conn.execute(SAVE_KEY, (key, int(job_id), expire_at))
+        ids.append(job_id)
+    return ids
+
+
 def _peek(queues: Sequence[str], conn: sqlite3.Connection) -> bool:
     """Whether any of `queues` has an Enqueued job (a read, outside the write lock)."""
     return any(conn.execute(PEEK, (queue,)).fetchone() is not None for queue in queues)
@@ -200,6 +222,8 @@ class SQLiteJobWrites:
     def create_jobs(self, jobs: Sequence[NewJob]) -> list[str]:
         if not jobs:
             return []
+        if any(job.idempotency_key is not None for job in jobs):
+            return self._db.write(lambda conn, woken: insert_keyed(conn, woken, jobs))
         return self._db.write(lambda conn, woken: insert_jobs(conn, woken, jobs))
 
     def fetch_next(
@@ -333,6 +357,7 @@ class SQLiteJobWrites:
         def delete(conn: sqlite3.Connection, _: set[str]) -> int:
             removed = conn.execute(DELETE_EXPIRED, (at, max(0, limit))).rowcount
             conn.execute("DELETE FROM counter WHERE expire_at <= ?", (at,))
+            conn.execute("DELETE FROM idempotency WHERE expire_at <= ?", (at,))
             return max(0, removed)
 
         return self._db.write(delete)

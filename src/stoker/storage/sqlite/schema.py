@@ -140,9 +140,20 @@ _V1: tuple[str, ...] = (
     ) WITHOUT ROWID""",
 )
 
+# Idempotency keys: each names the job it made until it expires (NewJob.idempotency_key).
+_V2 = (
+    """CREATE TABLE idempotency (
+        key TEXT PRIMARY KEY,
+        job_id INTEGER NOT NULL,
+        expire_at INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+    "CREATE INDEX idempotency_expire ON idempotency (expire_at)",
+)
+
 # (version, description, statements), in order; never edit a released migration, add one.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "jobs, history, logs, state counts, counters, servers, recurring jobs, locks", _V1),
+    (2, "idempotency keys", _V2),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

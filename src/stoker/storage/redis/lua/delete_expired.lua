@@ -1,4 +1,5 @@
--- ARGV: prefix, now, limit. Removes expired jobs (with history, params, logs) and counters.
+-- ARGV: prefix, now, limit. Removes expired jobs (with history, params, logs), counters and
+-- idempotency keys.
 local now, limit = ARGV[2], tonumber(ARGV[3])
 local removed = 0
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', P .. ':expiry', '-inf', now, 'LIMIT', 0, limit)) do
@@ -19,5 +20,10 @@ local ce = P .. ':counter-expiry'
 for _, key in ipairs(redis.call('ZRANGEBYSCORE', ce, '-inf', now, 'LIMIT', 0, limit)) do
   redis.call('DEL', P .. ':counter:' .. key)
   redis.call('ZREM', ce, key)
+end
+local ie = P .. ':idempotency-expiry'
+for _, key in ipairs(redis.call('ZRANGEBYSCORE', ie, '-inf', now, 'LIMIT', 0, limit)) do
+  redis.call('DEL', P .. ':idempotency:' .. key)
+  redis.call('ZREM', ie, key)
 end
 return removed

@@ -1,0 +1,103 @@
+"""Contract: a job created with an idempotency key is created once while its key lives."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+from stoker.core.protocols import Storage
+from stoker.core.records import NewJob
+from stoker.core.states import Deleted, Succeeded
+from stoker.testing.contract_support import ContractSupport, at, change, make_job, state_of
+
+
+def keyed(key: str, created: float, expires: float, **options: object) -> NewJob:
+    """A job made at `at(created)` whose key names it until `at(expires)`."""
+    job = make_job(created_at=at(created), **options)  # type: ignore[arg-type]
+    return replace(job, idempotency_key=key, idempotency_expire_at=at(expires))
+
+
+def create_one(storage: Storage, job: NewJob) -> str:
+    (job_id,) = storage.create_jobs([job])
+    return job_id
+
+
+def job_count(storage: Storage) -> int:
+    return sum(storage.count_by_state().values())
+
+
+class IdempotencyContract(ContractSupport):
+    """`NewJob.idempotency_key`: the same key before its expiry returns the first job's id."""
+
+    def test_a_second_create_with_the_same_key_returns_the_first_job(
+        self, storage: Storage
+    ) -> None:
+        first = create_one(storage, keyed("order-7", 0, 100, args=[1]))
+        again = create_one(storage, keyed("order-7", 10, 110, args=[2], queue="other"))
+        assert again == first
+        assert job_count(storage) == 1
+        assert storage.queue_lengths() == {"default": 1}
+
+    def test_other_keys_and_jobs_without_a_key_are_created(self, storage: Storage) -> None:
+        first = create_one(storage, keyed("order-7", 0, 100))
+        other = create_one(storage, keyed("order-8", 0, 100))
+        plain = create_one(storage, make_job())
+        assert len({first, other, plain}) == 3
+        assert job_count(storage) == 3
+
+    def test_the_key_names_its_job_whatever_the_jobs_state(self, storage: Storage) -> None:
+        done = create_one(storage, keyed("done", 0, 100))
+        gone = create_one(storage, keyed("gone", 0, 100))
+        assert change(storage, done, Succeeded(), at(1))
+        assert change(storage, gone, Deleted(), at(1))
+        assert create_one(storage, keyed("done", 2, 102)) == done
+        assert create_one(storage, keyed("gone", 2, 102)) == gone
+        assert (state_of(storage, done), state_of(storage, gone)) == ("Succeeded", "Deleted")
+        assert job_count(storage) == 2
+
+    def test_once_the_key_expired_the_next_create_makes_a_new_job(self, storage: Storage) -> None:
+        first = create_one(storage, keyed("nightly-report", 0, 100))
+        assert create_one(storage, keyed("nightly-report", 99, 199)) == first
+        storage.delete_expired(at(150), 100)  # removes the expired key, not the job
+        second = create_one(storage, keyed("nightly-report", 150, 250))
+        assert second != first
+        assert create_one(storage, keyed("nightly-report", 200, 300)) == second
+        assert state_of(storage, first) == "Enqueued"
+        assert job_count(storage) == 2
+
+    def test_a_keyed_continuation_and_a_keyed_delayed_job_are_created_once(
+        self, storage: Storage
+    ) -> None:
+        parent = create_one(storage, make_job())
+        child = create_one(storage, keyed("child", 0, 100, state="Awaiting", parent_id=parent))
+        later = create_one(storage, keyed("later", 0, 100, state="Scheduled"))
+        assert create_one(storage, keyed("child", 1, 101, state="Awaiting", parent_id=parent)) == (
+            child
+        )
+        assert create_one(storage, keyed("later", 1, 101, state="Scheduled")) == later
+        assert (state_of(storage, child), state_of(storage, later)) == ("Awaiting", "Scheduled")
+        assert job_count(storage) == 3
+
+    def test_racing_creates_with_one_key_make_one_job(self, storage: Storage) -> None:
+        ids: list[str] = []
+        errors: list[BaseException] = []
+        start = threading.Barrier(6)
+
+        def create_many(worker: int) -> None:
+            try:
+                start.wait()
+                for attempt in range(15):
+                    job = keyed("race", attempt, 1000, args=[worker, attempt])
+                    ids.append(create_one(storage, job))
+            except BaseException as exc:  # reported by the test's thread below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=create_many, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not errors, errors
+        assert len(ids) == 90
+        assert len(set(ids)) == 1
+        assert job_count(storage) == 1
