@@ -15,6 +15,12 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
+@stoker.job(unique=True)
+def sync_account(account: int, *, full: bool = False, dry: bool = False) -> int:
+    """A unique job: one per account and options while one is unfinished."""
+    return account
+
+
 def fail(message: str) -> None:
     raise ValueError(message)
 

@@ -496,7 +496,8 @@ def test_a_schema_of_version_2_gains_idempotency_keys_and_keeps_its_jobs(
     opened.close()
     schema = _schema_of(postgres_url)
     with psycopg.connect(postgres_url.partition("?")[0], autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP TABLE {}.idempotency").format(sql.Identifier(schema)))
+        for table in ("idempotency", "unique_key"):
+            conn.execute(sql.SQL("DROP TABLE {}.{}").format(*map(sql.Identifier, (schema, table))))
         conn.execute(
             sql.SQL("DELETE FROM {}.schema_version WHERE version = 3").format(
                 sql.Identifier(schema)

@@ -25,11 +25,14 @@ from stoker.core.job_info import JobInfo
 from stoker.core.jobs import (
     CRASHES_PARAM,
     IDEMPOTENCY_KEY_PARAM,
+    UNIQUE_KEY_PARAM,
     Invocation,
     JobOptions,
     OnExhausted,
     exception_names,
+    unique_key_of,
     validate_idempotency_key,
+    validate_unique_key,
 )
 from stoker.core.records import NewJob, StateRecord
 from stoker.core.runtime import Runtime
@@ -48,6 +51,7 @@ class CallOptions:
     on_any_final_state: bool = False
     misfire: Misfire = "once"
     idempotency_key: str | None = None
+    unique_key: str | None = None
 
 
 class Client:
@@ -78,12 +82,15 @@ class Client:
         on_any_final_state: bool | None = None,
         misfire: Misfire | None = None,
         idempotency_key: str | None = None,
+        unique_key: str | None = None,
     ) -> Client:
         """A view of this client whose calls use these options (validated now).
 
         With `idempotency_key`, the job it creates is created once: calls with the same key
         within the App's `idempotency_window` (a day by default) return that job's id,
-        whatever its state, and create nothing (a retry after a lost reply is safe)."""
+        whatever its state, and create nothing (a retry after a lost reply is safe). With
+        `unique_key`, while the job holding that key is unfinished (Enqueued, Scheduled,
+        Processing or Awaiting), calls with the same key return its id and create nothing."""
         overrides = JobOptions(
             queue=queue,
             retries=retries,
@@ -98,6 +105,8 @@ class Client:
             raise JobDefinitionError(f"misfire must be 'once', 'all' or 'skip', got {misfire!r}")
         if idempotency_key is not None:
             validate_idempotency_key(idempotency_key)
+        if unique_key is not None:
+            validate_unique_key(unique_key)
         current = self._options
         return Client(
             self._runtime,
@@ -108,6 +117,7 @@ class Client:
                 ),
                 misfire=misfire or current.misfire,
                 idempotency_key=idempotency_key or current.idempotency_key,
+                unique_key=unique_key or current.unique_key,
             ),
         )
 
@@ -119,9 +129,10 @@ class Client:
     @property
     def recurring(self) -> RecurringJobs:
         """Recurring jobs, made with this client's options (queue, retries, misfire...)."""
-        if self._options.idempotency_key is not None:
+        if self._options.idempotency_key is not None or self._options.unique_key is not None:
             raise JobDefinitionError(
-                "an idempotency key names one job; a recurring job makes many (drop the key)"
+                "an idempotency or unique key names one job; a recurring job makes many "
+                "(drop the key)"
             )
         return RecurringJobs(self._runtime, self._prepared, self._options.misfire)
 
@@ -133,7 +144,8 @@ class Client:
         now = self._runtime.clock.now()
         record = Enqueued(queue=plan.queue).to_record(now)
         params = dict(plan.params)  # a copy: a storage may keep what it is given
-        return self._create([_job(plan, job_args, job_kwargs, record, now, params)])[0]
+        job = _job(plan, job_args, job_kwargs, record, now, params)
+        return self._create([job], plan.options)[0]
 
     def enqueue_in(
         self, delay: timedelta | float, func: Callable[..., Any], /, *args: Any, **kwargs: Any
@@ -158,22 +170,28 @@ class Client:
         invocation, options = self._prepare(func, args, kwargs)
         now = self._runtime.clock.now()
         if run_at <= now:
-            return self._create([self._enqueued(invocation, options)])[0]
+            return self._create([self._enqueued(invocation, options)], options)[0]
         queue = options.queue or self._runtime.default_queue
         state = Scheduled(enqueue_at=run_at, queue=queue)
-        return self._create([self._new_job(invocation, options, state, run_at=run_at)])[0]
+        job = self._new_job(invocation, options, state, run_at=run_at)
+        return self._create([job], options)[0]
 
     def enqueue_many(
         self, func: Callable[..., Any], calls: Iterable[Sequence[Any] | Mapping[str, Any]]
     ) -> list[str]:
         """Enqueue one job per item (a tuple of positional or a dict of keyword arguments) in ONE
         transaction: all are stored or, if any item is bad, none."""
-        if self._options.idempotency_key is not None:
-            raise JobDefinitionError(
-                "an idempotency key names one job; enqueue_many makes many (drop the key, or "
-                "enqueue each job with a key of its own)"
-            )
         plan = self._plan(func)
+        if self._options.idempotency_key is not None or self._options.unique_key is not None:
+            raise JobDefinitionError(
+                "an idempotency or unique key names one job; enqueue_many makes many (drop "
+                "the key, or enqueue each job with a key of its own)"
+            )
+        if plan.options.unique:
+            raise JobDefinitionError(
+                f"{plan.function} is a unique job (@stoker.job(unique=True)): enqueue its jobs "
+                "one by one, each is checked against the unfinished ones"
+            )
         now = self._runtime.clock.now()
         # One transaction, one moment: every job of the call shares the Enqueued record.
         record = Enqueued(queue=plan.queue).to_record(now)
@@ -189,7 +207,7 @@ class Client:
             jobs.append(_job(plan, job_args, job_kwargs, record, now, params))
             if len(jobs) > MAX_BULK:
                 raise ValueError(f"enqueue_many takes at most {MAX_BULK} jobs per call")
-        return self._create(jobs) if jobs else []
+        return self._create(jobs, plan.options) if jobs else []
 
     def continue_with(
         self, parent_id: str, func: Callable[..., Any], /, *args: Any, **kwargs: Any
@@ -211,7 +229,7 @@ class Client:
             on_states=on_states,
             deleted_expire_at=self._runtime.retention.expiry_for("Deleted", now),
         )
-        return self._create([job])[0]
+        return self._create([job], options)[0]
 
     # --- steering jobs --------------------------------------------------------------------------
     def requeue(
@@ -336,12 +354,35 @@ class Client:
         )
 
     @shielded()  # inside a job: a timeout must not strike in the middle of the write
-    def _create(self, jobs: list[NewJob]) -> list[str]:
-        key = self._options.idempotency_key
-        if key is not None:  # only ever one job here: enqueue_many refuses a key
-            window = self._runtime.idempotency_window
-            jobs = [with_idempotency_key(job, key, window) for job in jobs]
+    def _create(self, jobs: list[NewJob], options: JobOptions) -> list[str]:
+        """Store the jobs, with this client's keys (only ever one job then: enqueue_many
+        refuses keys and unique functions)."""
+        calls = self._options
+        if calls.idempotency_key is not None or calls.unique_key is not None or options.unique:
+            jobs = [self._keyed(job, bool(options.unique)) for job in jobs]
         return self._runtime.storage.create_jobs(jobs)
+
+    def _keyed(self, job: NewJob, unique: bool) -> NewJob:
+        """`job` with this client's idempotency and unique keys (the function's own unique key
+        when `unique`); the keys are in its params too, so the dashboard shows them."""
+        idempotency_key = self._options.idempotency_key
+        unique_key = self._options.unique_key
+        if unique_key is None and unique:
+            unique_key = unique_key_of(job.function, job.args, job.kwargs)
+        params = dict(job.params)
+        expire_at = None
+        if idempotency_key is not None:
+            params[IDEMPOTENCY_KEY_PARAM] = idempotency_key
+            expire_at = job.created_at + self._runtime.idempotency_window
+        if unique_key is not None:
+            params[UNIQUE_KEY_PARAM] = unique_key
+        return replace(
+            job,
+            params=params,
+            idempotency_key=idempotency_key,
+            idempotency_expire_at=expire_at,
+            unique_key=unique_key,
+        )
 
 
 def _job(
@@ -361,17 +402,6 @@ def _job(
         state=state,
         created_at=now,
         params=params,
-    )
-
-
-def with_idempotency_key(job: NewJob, key: str, window: timedelta) -> NewJob:
-    """`job` named by `key` for `window` from its creation; the key is in its params too, so
-    that the dashboard and `get_job` show it."""
-    return replace(
-        job,
-        params={**job.params, IDEMPOTENCY_KEY_PARAM: key},
-        idempotency_key=key,
-        idempotency_expire_at=job.created_at + window,
     )
 
 

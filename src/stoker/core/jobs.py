@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib
 import inspect
 import json
@@ -46,6 +47,7 @@ class JobOptions:
     on_exhausted: OnExhausted | None = None
     timeout: timedelta | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    unique: bool | None = None  # key each job on its function and arguments (unique_key_of)
 
     def __post_init__(self) -> None:
         validate_options(self)
@@ -62,6 +64,7 @@ class JobOptions:
             on_exhausted=self.on_exhausted or base.on_exhausted,
             timeout=self.timeout if self.timeout is not None else base.timeout,
             params={**base.params, **self.params},
+            unique=self.unique if self.unique is not None else base.unique,
         )
 
 
@@ -69,6 +72,8 @@ def validate_options(options: JobOptions) -> None:
     """Reject bad options when they are written down, not when a job first fails."""
     if options.queue is not None:
         validate_queue_name(options.queue)
+    if options.unique is not None and not isinstance(options.unique, bool):
+        raise JobDefinitionError(f"unique must be True or False, got {options.unique!r}")
     if options.retries is not None and (
         not isinstance(options.retries, int) or isinstance(options.retries, bool)
     ):
@@ -120,20 +125,37 @@ def validate_queue_name(queue: str) -> str:
     return queue
 
 
-IDEMPOTENCY_KEY_PARAM = "idempotency_key"  # the key, kept in the job's params to be seen
-MAX_IDEMPOTENCY_KEY = 200
+IDEMPOTENCY_KEY_PARAM = "idempotency_key"  # the keys, kept in the job's params to be seen
+UNIQUE_KEY_PARAM = "unique_key"
+MAX_KEY = 200
 
 
 def validate_idempotency_key(key: object) -> str:
     """An idempotency key is printable text of 1 to 200 characters (it is stored as a key)."""
-    if not isinstance(key, str) or not key or len(key) > MAX_IDEMPOTENCY_KEY:
+    return _validate_key(key, "an idempotency key")
+
+
+def validate_unique_key(key: object) -> str:
+    """A unique key is printable text of 1 to 200 characters (it is stored as a key)."""
+    return _validate_key(key, "a unique key")
+
+
+def _validate_key(key: object, what: str) -> str:
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
         raise JobDefinitionError(
-            f"an idempotency key is a non-empty string of at most {MAX_IDEMPOTENCY_KEY} chars: "
-            f"{key!r}"
+            f"{what} is a non-empty string of at most {MAX_KEY} chars: {key!r}"
         )
     if not key.isprintable():
-        raise JobDefinitionError(f"idempotency key {key!r} must be printable text")
+        raise JobDefinitionError(f"{what} must be printable text, got {key!r}")
     return key
+
+
+def unique_key_of(function: str, args: str, kwargs: str) -> str:
+    """The unique key of `@stoker.job(unique=True)`: the function and a digest of its encoded
+    arguments, with keyword arguments in name order (f(a=1, b=2) is f(b=2, a=1))."""
+    canonical = json.dumps([json.loads(args), json.loads(kwargs)], sort_keys=True)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return f"{function}({digest})"
 
 
 def exception_names(types: Sequence[type[BaseException] | str] | None) -> tuple[str, ...] | None:
@@ -165,6 +187,7 @@ def job(
     except_on: Sequence[type[BaseException] | str] | None = None,
     on_exhausted: OnExhausted | None = None,
     timeout: timedelta | None = None,
+    unique: bool | None = None,
 ) -> Callable[[F], F]: ...
 def job(
     func: F | None = None,
@@ -177,8 +200,12 @@ def job(
     except_on: Sequence[type[BaseException] | str] | None = None,
     on_exhausted: OnExhausted | None = None,
     timeout: timedelta | None = None,
+    unique: bool | None = None,
 ) -> F | Callable[[F], F]:
-    """Mark a function as a job and give it defaults. The function stays callable as before."""
+    """Mark a function as a job and give it defaults. The function stays callable as before.
+
+    With `unique=True`, enqueueing it while a job of the same function with the same
+    arguments is unfinished returns that job's id instead of making another."""
     options = JobOptions(
         queue=queue,
         retries=retries,
@@ -187,6 +214,7 @@ def job(
         except_on=exception_names(except_on),
         on_exhausted=on_exhausted,
         timeout=timeout,
+        unique=unique,
     )
 
     def mark(target: F) -> F:

@@ -44,6 +44,9 @@ class NewJob:
     # with the new job's `created_at`) creates nothing and returns the first job's id.
     idempotency_key: str | None = None
     idempotency_expire_at: datetime | None = None
+    # With a unique key, creating the job while the job that holds the key is unfinished
+    # (stoker.core.states.UNFINISHED_STATES) creates nothing and returns that job's id.
+    unique_key: str | None = None
 
 
 def same_but_arguments(job: NewJob, previous: NewJob) -> bool:

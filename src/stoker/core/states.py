@@ -15,6 +15,8 @@ FINAL_STATES: frozenset[str] = frozenset({"Succeeded", "Deleted"})
 # The states a job stays in until someone acts: the final ones, and Failed (retries used up or
 # none asked for; only a requeue or a delete moves it). `wait` returns when a job reaches one.
 SETTLED_STATES: frozenset[str] = FINAL_STATES | {"Failed"}
+# The states of a job that has not ended yet: a unique key stays taken while its job is in one.
+UNFINISHED_STATES: frozenset[str] = frozenset({"Enqueued", "Scheduled", "Processing", "Awaiting"})
 STATE_NAMES: tuple[str, ...] = (
     "Enqueued",
     "Scheduled",

@@ -13,7 +13,7 @@ from stoker.testing.contract_history import (
     PromotionHistoryContract,
     RecurringHistoryContract,
 )
-from stoker.testing.contract_idempotency import IdempotencyContract
+from stoker.testing.contract_idempotency import IdempotencyContract, UniqueKeyContract
 from stoker.testing.contract_jobs import CreateJobsContract, JobExtrasContract
 from stoker.testing.contract_monitor import (
     DueOrderContract,
@@ -37,6 +37,7 @@ class StorageContract(
     CreateJobsContract,
     JobExtrasContract,
     IdempotencyContract,
+    UniqueKeyContract,
     FetchContract,
     FinishAndFetchContract,
     WaitForJobsContract,

@@ -1,4 +1,4 @@
-"""Contract: a job created with an idempotency key is created once while its key lives."""
+"""Contract: jobs created with an idempotency key or a unique key are created once."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from dataclasses import replace
 
 from stoker.core.protocols import Storage
 from stoker.core.records import NewJob
-from stoker.core.states import Deleted, Succeeded
+from stoker.core.states import Deleted, Failed, Processing, Scheduled, Succeeded
 from stoker.testing.contract_support import ContractSupport, at, change, make_job, state_of
+
+BOOM = Failed(exception_type="RuntimeError", message="boom")
 
 
 def keyed(key: str, created: float, expires: float, **options: object) -> NewJob:
@@ -88,6 +90,84 @@ class IdempotencyContract(ContractSupport):
                 start.wait()
                 for attempt in range(15):
                     job = keyed("race", attempt, 1000, args=[worker, attempt])
+                    ids.append(create_one(storage, job))
+            except BaseException as exc:  # reported by the test's thread below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=create_many, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not errors, errors
+        assert len(ids) == 90
+        assert len(set(ids)) == 1
+        assert job_count(storage) == 1
+
+
+def unique(key: str, created: float = 0, **options: object) -> NewJob:
+    """A job made at `at(created)` with unique key `key`."""
+    return replace(make_job(created_at=at(created), **options), unique_key=key)  # type: ignore[arg-type]
+
+
+class UniqueKeyContract(ContractSupport):
+    """`NewJob.unique_key`: held by its job while it is unfinished; later creates get its id."""
+
+    def test_an_unfinished_job_answers_for_its_unique_key(self, storage: Storage) -> None:
+        holder = create_one(storage, unique("welcome:42"))
+        assert create_one(storage, unique("welcome:42", 1, args=[2])) == holder  # Enqueued
+        processing = Processing(server_id="s", worker_id="w")
+        assert change(storage, holder, processing, at(2))
+        assert create_one(storage, unique("welcome:42", 3)) == holder  # Processing
+        assert change(storage, holder, Scheduled(enqueue_at=at(60)), at(4))
+        assert create_one(storage, unique("welcome:42", 5)) == holder  # Scheduled (a retry)
+        assert job_count(storage) == 1
+
+    def test_once_its_job_ended_the_unique_key_makes_a_new_job(self, storage: Storage) -> None:
+        first = create_one(storage, unique("sync:7"))
+        assert change(storage, first, Succeeded(), at(1))
+        second = create_one(storage, unique("sync:7", 2))
+        assert second != first
+        assert change(storage, second, BOOM, at(3))  # Failed for good: it has ended too
+        third = create_one(storage, unique("sync:7", 4))
+        assert len({first, second, third}) == 3
+        assert create_one(storage, unique("sync:7", 5)) == third
+        assert job_count(storage) == 3
+
+    def test_an_awaiting_continuation_holds_its_unique_key(self, storage: Storage) -> None:
+        parent = create_one(storage, make_job())
+        child = create_one(storage, unique("after", state="Awaiting", parent_id=parent))
+        assert create_one(storage, unique("after", 1)) == child
+        assert state_of(storage, child) == "Awaiting"
+
+    def test_a_job_removed_by_expiry_frees_its_unique_key(self, storage: Storage) -> None:
+        first = create_one(storage, unique("report"))
+        assert change(storage, first, Succeeded(), at(1), expire_at=at(100))
+        assert storage.delete_expired(at(200), 100) == 1
+        second = create_one(storage, unique("report", 300))
+        assert second != first
+        assert state_of(storage, second) == "Enqueued"
+
+    def test_both_keys_name_the_same_job(self, storage: Storage) -> None:
+        first = create_one(storage, replace(keyed("order-1", 0, 100), unique_key="cart:9"))
+        # A new idempotency key, but the unique key is held: the holder answers, and the new
+        # idempotency key names it from now on.
+        again = create_one(storage, replace(keyed("order-2", 1, 101), unique_key="cart:9"))
+        assert again == first
+        assert change(storage, first, Succeeded(), at(2))
+        assert create_one(storage, keyed("order-2", 3, 103)) == first
+        assert job_count(storage) == 1
+
+    def test_racing_creates_with_one_unique_key_make_one_job(self, storage: Storage) -> None:
+        ids: list[str] = []
+        errors: list[BaseException] = []
+        start = threading.Barrier(6)
+
+        def create_many(worker: int) -> None:
+            try:
+                start.wait()
+                for attempt in range(15):
+                    job = unique("race", attempt, args=[worker, attempt])
                     ids.append(create_one(storage, job))
             except BaseException as exc:  # reported by the test's thread below
                 errors.append(exc)

@@ -8,13 +8,14 @@ from typing import Any
 
 from stoker.core.errors import JobNotFoundError
 from stoker.core.records import CounterIncrement, LogLine, NewJob, StateRecord, same_but_arguments
-from stoker.core.states import continuation_state
+from stoker.core.states import UNFINISHED_STATES, continuation_state
 from stoker.storage.postgres.batch import BatchedSteps
 from stoker.storage.postgres.db import Conn, parse_job_id
 from stoker.storage.postgres.params import counters_json, due_params, dumps, orphan_params
 
 FOLD_LOCK_CLASS = 0x570CE3  # advisory lock (class, hashtext(schema)) of the shard folder
-KEY_LOCK_CLASS = 0x570CE4  # advisory lock (class, hashtext(schema:key)) of an idempotency key
+KEY_LOCK_CLASS = 0x570CE4  # advisory lock (class, hashtext(schema:kind:key)) of a job key
+_UNFINISHED = sorted(UNFINISHED_STATES)
 
 _BATCH_COLUMNS = (
     "function", "args", "kwargs", "queue", "params", "created_at", "state", "reason", "data",
@@ -67,7 +68,7 @@ class PostgresJobWrites(BatchedSteps):
     def create_jobs(self, jobs: Sequence[NewJob]) -> list[str]:
         if not jobs:
             return []
-        if any(job.idempotency_key is not None for job in jobs):
+        if any(job.idempotency_key is not None or job.unique_key is not None for job in jobs):
             # Safe to resend after a lost reply: the key answers with the job it made.
             return self._db.run(
                 lambda conn: self._insert_keyed(conn, jobs), transaction=True, idempotent=True
@@ -90,26 +91,48 @@ class PostgresJobWrites(BatchedSteps):
         return [str(row[0]) for row in rows]
 
     def _insert_keyed(self, conn: Conn, jobs: Sequence[NewJob]) -> list[str]:
-        """One by one, in one transaction; a job whose key still names a job gets its id."""
+        """One by one, in one transaction; a job whose idempotency key still names a job, or
+        whose unique key is held by an unfinished job, gets that job's id."""
         ids = []
         for job in jobs:
-            key = job.idempotency_key
-            if key is None:
-                ids += self._insert_jobs(conn, [job])
-                continue
-            lock = {"lock_class": KEY_LOCK_CLASS, "key": f"{self._schema}:{key}"}
-            conn.execute(self._q["lock_key"], lock)
-            found = conn.execute(
-                self._q["find_key"], {"key": key, "now": job.created_at}
-            ).fetchone()
-            if found is not None:
-                ids.append(str(found[0]))
-                continue
-            (job_id,) = self._insert_jobs(conn, [job])
-            expire_at = job.idempotency_expire_at or job.created_at
-            conn.execute(self._q["save_key"], {"key": key, "id": int(job_id), "x": expire_at})
+            job_id, named = self._known_id(conn, job)
+            if job_id is None:
+                (job_id,) = self._insert_jobs(conn, [job])
+                if job.unique_key is not None:
+                    params = {"key": job.unique_key, "id": int(job_id)}
+                    conn.execute(self._q["save_unique"], params)
+            if job.idempotency_key is not None and not named:  # a hit keeps its first expiry
+                expire_at = job.idempotency_expire_at or job.created_at
+                params = {"key": job.idempotency_key, "id": int(job_id), "x": expire_at}
+                conn.execute(self._q["save_key"], params)
             ids.append(job_id)
         return ids
+
+    def _known_id(self, conn: Conn, job: NewJob) -> tuple[str | None, bool]:
+        """The id of the job `job`'s keys name (None if they name none), and whether its
+        idempotency key named it. Creates with one key queue
+        on an advisory lock held to the commit (idempotency key first, then unique key: one
+        order for all, so no two creates wait for each other in a circle); each then sees
+        what the one before it committed."""
+        if job.idempotency_key is not None:
+            self._lock_key(conn, f"i:{job.idempotency_key}")
+            found = conn.execute(
+                self._q["find_key"], {"key": job.idempotency_key, "now": job.created_at}
+            ).fetchone()
+            if found is not None:
+                return str(found[0]), True
+        if job.unique_key is not None:
+            self._lock_key(conn, f"u:{job.unique_key}")
+            found = conn.execute(
+                self._q["find_unique"], {"key": job.unique_key, "live": _UNFINISHED}
+            ).fetchone()
+            if found is not None:
+                return str(found[0]), False
+        return None, False
+
+    def _lock_key(self, conn: Conn, key: str) -> None:
+        lock = {"lock_class": KEY_LOCK_CLASS, "key": f"{self._schema}:{key}"}
+        conn.execute(self._q["lock_key"], lock)
 
     def _create_statement(
         self, jobs: Sequence[NewJob], parent_states: Mapping[str, str]
@@ -188,6 +211,7 @@ class PostgresJobWrites(BatchedSteps):
             row = conn.execute(self._q["delete_expired"], {"now": now, "limit": limit}).fetchone()
             conn.execute(self._q["delete_expired_counters"], {"now": now})
             conn.execute(self._q["delete_expired_keys"], {"now": now})
+            conn.execute(self._q["delete_orphaned_unique"])
             # Housekeeping rides along: fold the count shards of ended backends (one folder
             # at a time; the others skip it rather than wait).
             locked = conn.execute(

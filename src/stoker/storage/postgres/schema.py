@@ -151,7 +151,7 @@ CREATE TRIGGER job_settled AFTER UPDATE OF state ON {s}.job FOR EACH ROW
     ),
     (
         3,
-        "idempotency keys",
+        "idempotency and unique keys",
         """
 CREATE TABLE {s}.idempotency (
     key text PRIMARY KEY,
@@ -159,6 +159,10 @@ CREATE TABLE {s}.idempotency (
     expire_at timestamptz NOT NULL
 );
 CREATE INDEX idempotency_expire ON {s}.idempotency (expire_at);
+CREATE TABLE {s}.unique_key (
+    key text PRIMARY KEY,
+    job_id bigint NOT NULL
+);
 """,
     ),
 )

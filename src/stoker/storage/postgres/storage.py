@@ -43,6 +43,16 @@ _OTHER_QUERIES: dict[str, str] = {
         ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id,
             expire_at = excluded.expire_at""",
     "delete_expired_keys": "DELETE FROM {s}.idempotency WHERE expire_at <= %(now)s",
+    "find_unique": """
+        SELECT u.job_id FROM {s}.unique_key AS u JOIN {s}.job AS j ON j.id = u.job_id
+        WHERE u.key = %(key)s AND j.state = ANY(%(live)s)""",
+    "save_unique": """
+        INSERT INTO {s}.unique_key (key, job_id) VALUES (%(key)s, %(id)s)
+        ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id""",
+    # A unique key whose job is gone (expired) holds nothing any more.
+    "delete_orphaned_unique": """
+        DELETE FROM {s}.unique_key AS u
+        WHERE NOT EXISTS (SELECT FROM {s}.job AS j WHERE j.id = u.job_id)""",
     # An UPDATE, not FOR SHARE: the new row version tells a concurrent CHANGE_STATES of the
     # parent that a child appeared after its snapshot (see postgres_batch_sql).
     "lock_parents": """

@@ -130,19 +130,19 @@ class RedisStorage(RedisBatchedSteps, RedisMonitor):
     def create_jobs(self, jobs: Sequence[NewJob]) -> list[str]:
         if not jobs:
             return []
-        if any(job.idempotency_key is not None for job in jobs):
+        if any(job.idempotency_key is not None or job.unique_key is not None for job in jobs):
             return [created for job in jobs for created in self._create_one(job)]
         slot = f"{self._p}:creates:{self._token_base}:{threading.get_ident()}"
         args = new_job_args(jobs)
         return _created(self._run(self._s.create_jobs, slot, self._token(), *args))
 
     def _create_one(self, job: NewJob) -> list[str]:
-        """One job, with its idempotency key if it has one (create_keyed.lua)."""
-        key = job.idempotency_key
-        if key is None:
+        """One job, with its idempotency and unique keys if it has them (create_keyed.lua)."""
+        if job.idempotency_key is None and job.unique_key is None:
             return self.create_jobs([job])
         expire_at = job.idempotency_expire_at or job.created_at
-        keyed = [key, to_us(job.created_at), to_us(expire_at)]
+        keyed = [job.idempotency_key or "", to_us(job.created_at), to_us(expire_at)]
+        keyed.append(job.unique_key or "")
         return _created(self._run(self._s.create_keyed, *keyed, *new_job_args([job])))
 
     def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from stoker.core import reasons
 from stoker.core.jobs import CRASHES_PARAM
 from stoker.core.records import CounterIncrement, FetchedJob, LogLine, NewJob, StateChange
-from stoker.core.states import processing_state
+from stoker.core.states import UNFINISHED_STATES, processing_state
 from stoker.storage.sqlite.codec import (
     dumps,
     dumps_mapping,
@@ -78,6 +78,13 @@ BUMP_COUNTERS = """
         expire_at = excluded.expire_at"""
 FIND_KEY = "SELECT job_id FROM idempotency WHERE key = ? AND expire_at > ?"
 SAVE_KEY = "INSERT OR REPLACE INTO idempotency (key, job_id, expire_at) VALUES (?, ?, ?)"
+_UNFINISHED = dumps(sorted(UNFINISHED_STATES))  # a JSON array for json_each
+FIND_UNIQUE = """
+    SELECT u.job_id FROM unique_key AS u JOIN job AS j ON j.id = u.job_id
+    WHERE u.key = ? AND j.state IN (SELECT value FROM json_each(?))"""
+SAVE_UNIQUE = "INSERT OR REPLACE INTO unique_key (key, job_id) VALUES (?, ?)"
+DELETE_ORPHANED_UNIQUE = """
+    DELETE FROM unique_key WHERE NOT EXISTS (SELECT 1 FROM job WHERE job.id = unique_key.job_id)"""
 ENQUEUE_DUE = """
     UPDATE job SET state = 'Enqueued', state_id = state_id + 1, state_at = ?1, run_at = NULL,
         reason = ?2, data = json_object('queue', queue)
@@ -163,23 +170,35 @@ def insert_jobs(conn: sqlite3.Connection, woken: set[str], jobs: Sequence[NewJob
 
 
 def insert_keyed(conn: sqlite3.Connection, woken: set[str], jobs: Sequence[NewJob]) -> list[str]:
-    """Insert jobs one by one, each with an idempotency key that still names a job answered
-    by that job's id instead. The write transaction is the only writer of the file, so two
-    creates with one key cannot both miss it."""
+    """Insert jobs one by one; a job whose idempotency key still names a job, or whose unique
+    key is held by an unfinished job, gets that job's id instead. The write transaction is the
+    only writer of the file, so two creates with one key cannot both miss it."""
     ids = []
     for job in jobs:
-        key = job.idempotency_key
-        if key is not None:
-            row = conn.execute(FIND_KEY, (key, to_us(job.created_at))).fetchone()
-            if row is not None:
-                ids.append(str(row[0]))
-                continue
-        (job_id,) = insert_jobs(conn, woken, [job])
-        if key is not None:
+        job_id, named = _known_id(conn, job)
+        if job_id is None:
+            (job_id,) = insert_jobs(conn, woken, [job])
+            if job.unique_key is not None:
+                conn.execute(SAVE_UNIQUE, (job.unique_key, int(job_id)))
+        if job.idempotency_key is not None and not named:  # a hit keeps its first expiry
             expire_at = to_us(job.idempotency_expire_at or job.created_at)
-            conn.execute(SAVE_KEY, (key, int(job_id), expire_at))
+            conn.execute(SAVE_KEY, (job.idempotency_key, int(job_id), expire_at))
         ids.append(job_id)
     return ids
+
+
+def _known_id(conn: sqlite3.Connection, job: NewJob) -> tuple[str | None, bool]:
+    """The id of the job `job`'s keys name (None if they name none), and whether its
+    idempotency key named it."""
+    if job.idempotency_key is not None:
+        row = conn.execute(FIND_KEY, (job.idempotency_key, to_us(job.created_at))).fetchone()
+        if row is not None:
+            return str(row[0]), True
+    if job.unique_key is not None:
+        row = conn.execute(FIND_UNIQUE, (job.unique_key, _UNFINISHED)).fetchone()
+        if row is not None:
+            return str(row[0]), False
+    return None, False
 
 
 def _peek(queues: Sequence[str], conn: sqlite3.Connection) -> bool:
@@ -222,7 +241,7 @@ class SQLiteJobWrites:
     def create_jobs(self, jobs: Sequence[NewJob]) -> list[str]:
         if not jobs:
             return []
-        if any(job.idempotency_key is not None for job in jobs):
+        if any(job.idempotency_key is not None or job.unique_key is not None for job in jobs):
             return self._db.write(lambda conn, woken: insert_keyed(conn, woken, jobs))
         return self._db.write(lambda conn, woken: insert_jobs(conn, woken, jobs))
 
@@ -358,6 +377,8 @@ class SQLiteJobWrites:
             removed = conn.execute(DELETE_EXPIRED, (at, max(0, limit))).rowcount
             conn.execute("DELETE FROM counter WHERE expire_at <= ?", (at,))
             conn.execute("DELETE FROM idempotency WHERE expire_at <= ?", (at,))
+            # A unique key whose job is gone (expired just now) holds nothing any more.
+            conn.execute(DELETE_ORPHANED_UNIQUE)
             return max(0, removed)
 
         return self._db.write(delete)

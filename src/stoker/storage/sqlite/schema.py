@@ -148,12 +148,17 @@ _V2 = (
         expire_at INTEGER NOT NULL
     ) WITHOUT ROWID""",
     "CREATE INDEX idempotency_expire ON idempotency (expire_at)",
+    # Unique keys: each is held by its job while that job is unfinished (NewJob.unique_key).
+    """CREATE TABLE unique_key (
+        key TEXT PRIMARY KEY,
+        job_id INTEGER NOT NULL
+    ) WITHOUT ROWID""",
 )
 
 # (version, description, statements), in order; never edit a released migration, add one.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "jobs, history, logs, state counts, counters, servers, recurring jobs, locks", _V1),
-    (2, "idempotency keys", _V2),
+    (2, "idempotency and unique keys", _V2),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

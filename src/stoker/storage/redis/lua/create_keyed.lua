@@ -1,16 +1,36 @@
--- ARGV: prefix, idempotency key, now, the key's expiry (both microseconds), then one job as
--- parse_jobs reads it. A key that still names a job answers with that job's id and creates
--- nothing. The script is atomic, so two creates with one key cannot both miss it, and one
--- resent after a lost reply returns the same id.
-local key, now, x = ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local kk = P .. ':idempotency:' .. key
-local known = redis.call('HMGET', kk, 'j', 'x')
-if known[1] and tonumber(known[2]) > now then
-  return {'ok', known[1]}
+-- ARGV: prefix, idempotency key, now, that key's expiry (microseconds), unique key ('' for a
+-- key the job has not), then one job as parse_jobs reads it. An idempotency key that still
+-- names a job, or a unique key held by an unfinished job, answers with that job's id and
+-- creates nothing. The script is atomic, so two creates with one key cannot both miss it, and
+-- one resent after a lost reply returns the same id.
+local idem, now, x, unique = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local ik, uk = P .. ':idempotency:' .. idem, P .. ':unique:' .. unique
+if idem ~= '' then
+  local known = redis.call('HMGET', ik, 'j', 'x')
+  if known[1] and tonumber(known[2]) > now then
+    return {'ok', known[1]}
+  end
 end
-local result = create_all(parse_jobs(5))
-if result[1] == 'ok' then
-  redis.call('HSET', kk, 'j', result[2], 'x', x)
-  redis.call('ZADD', P .. ':idempotency-expiry', x, key)
+local id = nil
+if unique ~= '' then
+  local holder = redis.call('GET', uk)
+  if holder and UNFINISHED[redis.call('HGET', jkey(holder), 's')] then
+    id = holder
+  end
 end
-return result
+if not id then
+  local result = create_all(parse_jobs(6))
+  if result[1] ~= 'ok' then
+    return result
+  end
+  id = result[2]
+  if unique ~= '' then
+    redis.call('SET', uk, id)
+    redis.call('HSET', jkey(id), 'u', unique)  -- delete_expired frees the key with the job
+  end
+end
+if idem ~= '' then
+  redis.call('HSET', ik, 'j', id, 'x', x)
+  redis.call('ZADD', P .. ':idempotency-expiry', x, idem)
+end
+return {'ok', id}
