@@ -14,6 +14,7 @@ from stoker.core.records import CounterIncrement, LogLine, ServerRecord, StateCh
 from stoker.core.schedule import occurrence_job
 from stoker.core.states import STATE_NAMES, Failed
 from stoker.testing.contract_support import make_recurring
+from tests.dashboard import dashboard_jobs
 from tests.dashboard.helpers import SERVER_ID, new_job, new_retry
 
 STATE_COLUMNS = {
@@ -326,3 +327,15 @@ def test_jobs_redirects_to_enqueued_and_static_files_are_served(client: TestClie
     assert client.get("/jobs").headers["location"] == "/jobs/enqueued"
     for name in ("stoker.css", "stoker.js", "theme.js", "favicon.svg"):
         assert client.get(f"/static/{name}").status_code == 200
+
+
+def test_job_page_shows_the_idempotency_and_unique_keys_a_job_was_made_with(
+    app: stoker.App, client: TestClient
+) -> None:
+    keyed = app.with_options(idempotency_key="order-<7>", unique_key="cart:9")
+    job_id = keyed.enqueue(dashboard_jobs.add, 1, 2)
+    page = client.get(f"/job/{job_id}").text
+    assert '<th class="mono">idempotency_key</th>' in page
+    assert "order-&lt;7&gt;" in page  # escaped like every user-provided text
+    assert '<th class="mono">unique_key</th>' in page
+    assert "cart:9" in page

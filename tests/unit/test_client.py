@@ -366,3 +366,17 @@ def test_deleting_a_deleted_job_changes_nothing(app: stoker.App) -> None:
     assert info is not None
     assert [h.name for h in info.history] == ["Enqueued", "Deleted"]
     assert app.storage.get_counters(["stats:deleted"]) == {"stats:deleted": 1}
+
+
+def test_a_view_that_only_adds_keys_shares_the_enqueue_plans_of_its_client(
+    app: stoker.App,
+) -> None:
+    app.enqueue(jobs.add, 1, 2)  # makes the plan of jobs.add
+    keyed = app.with_options(idempotency_key="k", unique_key="u")
+    assert keyed._plans is app._plans  # per-call keys make no plans again
+    retried = app.with_options(retries=0)
+    assert retried._plans is not app._plans  # other job options: plans of its own
+    assert retried.enqueue(jobs.add, 1, 2) != keyed.enqueue(jobs.add, 1, 2)
+    info = app.get_job(retried.enqueue(jobs.add, 3, 4))
+    assert info is not None
+    assert info.params["retries"] == 0  # the view's own plan, not the shared one

