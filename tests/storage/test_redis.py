@@ -375,3 +375,24 @@ def test_scripts_are_reloaded_after_a_script_flush(storage: RedisStorage) -> Non
     storage._r.script_flush()
     results = storage._run_steps(("default",), "srv", [Step("w2", T0), Step("w3", T0)])
     assert all(job is not None for _, job in results)  # type: ignore[misc]
+
+
+def test_a_keyed_create_resent_after_a_lost_reply_returns_the_first_answer(
+    storage: RedisStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The resend carries the first call's token: it must not make a second job even though
+    # the unique key's job has ended in between (a new create would make one).
+    from dataclasses import replace
+
+    from stoker.core.records import StateChange
+    from stoker.core.states import Succeeded
+    from stoker.testing.contract import at, make_job
+
+    monkeypatch.setattr(storage, "_token", lambda: "same-token")
+    job = replace(make_job(), unique_key="resent")
+    (first,) = storage.create_jobs([job])
+    assert storage.change_state(StateChange(first, Succeeded().to_record(at(1))))
+    assert storage.create_jobs([job]) == [first]  # the resend: the slot answers
+    monkeypatch.setattr(storage, "_token", lambda: "next-token")
+    (second,) = storage.create_jobs([job])  # a new call: the key's job ended, a new one
+    assert second != first

@@ -310,6 +310,7 @@ def test_a_file_of_version_1_gains_idempotency_keys_and_keeps_its_jobs(tmp_path:
     conn = sqlite3.connect(tmp_path / "old.db")
     conn.execute("DROP TABLE idempotency")  # what version 1 had
     conn.execute("DROP TABLE unique_key")
+    conn.execute("DROP TRIGGER job_unique_freed")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()

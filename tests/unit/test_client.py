@@ -380,3 +380,10 @@ def test_a_view_that_only_adds_keys_shares_the_enqueue_plans_of_its_client(
     info = app.get_job(retried.enqueue(jobs.add, 3, 4))
     assert info is not None
     assert info.params["retries"] == 0  # the view's own plan, not the shared one
+    flagged = app.with_options(params={"flag": 1})
+    flagged.enqueue(jobs.add, 1, 2)
+    truthy = flagged.with_options(params={"flag": True})  # equal to 1, yet another option
+    assert truthy._plans is not flagged._plans
+    info = app.get_job(truthy.enqueue(jobs.add, 5, 6))
+    assert info is not None
+    assert info.params["flag"] is True

@@ -121,10 +121,12 @@ class Client:
                 unique_key=unique_key or current.unique_key,
             ),
         )
-        if job_options == current.job:
-            # Plans depend on the job options only: a view that changes keys or continuation
-            # options (a new view per call, for per-call keys) shares this client's plans
-            # instead of making them again (measured: 0.65-0.85x the enqueue rate otherwise).
+        if overrides == JobOptions():
+            # Plans depend on the job options only: a view that sets none (only keys or
+            # continuation options: a new view per call, for per-call keys) shares this
+            # client's plans instead of making them again (measured: 0.65-0.85x the enqueue
+            # rate otherwise). Not when any job option is given, even one that compares equal:
+            # 1 == True, and the stored params would be the other view's.
             view._plans = self._plans
         return view
 

@@ -6,7 +6,7 @@ stoker.core.protocols.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,6 +47,13 @@ class NewJob:
     # With a unique key, creating the job while the job that holds the key is unfinished
     # (stoker.core.states.UNFINISHED_STATES) creates nothing and returns that job's id.
     unique_key: str | None = None
+
+
+def check_one_keyed(jobs: Sequence[NewJob]) -> None:
+    """A job with an idempotency or unique key is created alone (one per `create_jobs` call,
+    as the client makes them): storages check its keys in one atomic step per job."""
+    if len(jobs) > 1:
+        raise ValueError("a job with an idempotency or unique key is created alone")
 
 
 def same_but_arguments(job: NewJob, previous: NewJob) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
+import pytest
+
 from stoker.core.protocols import Storage
 from stoker.core.records import NewJob
 from stoker.core.states import Deleted, Failed, Processing, Scheduled, Succeeded
@@ -79,6 +81,13 @@ class IdempotencyContract(ContractSupport):
         assert create_one(storage, keyed("later", 1, 101, state="Scheduled")) == later
         assert (state_of(storage, child), state_of(storage, later)) == ("Awaiting", "Scheduled")
         assert job_count(storage) == 3
+
+    def test_a_keyed_job_is_created_alone(self, storage: Storage) -> None:
+        with pytest.raises(ValueError, match="created alone"):
+            storage.create_jobs([keyed("bulk", 0, 100), make_job()])
+        with pytest.raises(ValueError, match="created alone"):
+            storage.create_jobs([make_job(), replace(make_job(), unique_key="u")])
+        assert job_count(storage) == 0
 
     def test_racing_creates_with_one_key_make_one_job(self, storage: Storage) -> None:
         ids: list[str] = []

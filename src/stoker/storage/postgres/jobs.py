@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from stoker.core.errors import JobNotFoundError
-from stoker.core.records import CounterIncrement, LogLine, NewJob, StateRecord, same_but_arguments
+from stoker.core.records import (
+    CounterIncrement,
+    LogLine,
+    NewJob,
+    StateRecord,
+    check_one_keyed,
+    same_but_arguments,
+)
 from stoker.core.states import UNFINISHED_STATES, continuation_state
 from stoker.storage.postgres.batch import BatchedSteps
 from stoker.storage.postgres.db import Conn, parse_job_id
@@ -69,9 +76,13 @@ class PostgresJobWrites(BatchedSteps):
         if not jobs:
             return []
         if any(job.idempotency_key is not None or job.unique_key is not None for job in jobs):
-            # Safe to resend after a lost reply: the key answers with the job it made.
+            check_one_keyed(jobs)
+            # Safe to resend after a lost reply only with an idempotency key: it answers with
+            # the job it made. A unique key alone does not (its job may have ended meanwhile,
+            # and the resend would make a second one), so such a create is not resent.
+            resend = jobs[0].idempotency_key is not None
             return self._db.run(
-                lambda conn: self._insert_keyed(conn, jobs), transaction=True, idempotent=True
+                lambda conn: self._insert_keyed(conn, jobs), transaction=True, idempotent=resend
             )
         has_parents = any(job.parent_id for job in jobs)
         return self._db.run(
@@ -211,7 +222,6 @@ class PostgresJobWrites(BatchedSteps):
             row = conn.execute(self._q["delete_expired"], {"now": now, "limit": limit}).fetchone()
             conn.execute(self._q["delete_expired_counters"], {"now": now})
             conn.execute(self._q["delete_expired_keys"], {"now": now})
-            conn.execute(self._q["delete_orphaned_unique"])
             # Housekeeping rides along: fold the count shards of ended backends (one folder
             # at a time; the others skip it rather than wait).
             locked = conn.execute(

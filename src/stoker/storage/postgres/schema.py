@@ -163,6 +163,7 @@ CREATE TABLE {s}.unique_key (
     key text PRIMARY KEY,
     job_id bigint NOT NULL
 );
+CREATE INDEX unique_key_job ON {s}.unique_key (job_id);
 """,
     ),
 )

@@ -49,10 +49,6 @@ _OTHER_QUERIES: dict[str, str] = {
     "save_unique": """
         INSERT INTO {s}.unique_key (key, job_id) VALUES (%(key)s, %(id)s)
         ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id""",
-    # A unique key whose job is gone (expired) holds nothing any more.
-    "delete_orphaned_unique": """
-        DELETE FROM {s}.unique_key AS u
-        WHERE NOT EXISTS (SELECT FROM {s}.job AS j WHERE j.id = u.job_id)""",
     # An UPDATE, not FOR SHARE: the new row version tells a concurrent CHANGE_STATES of the
     # parent that a child appeared after its snapshot (see postgres_batch_sql).
     "lock_parents": """

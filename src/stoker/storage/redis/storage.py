@@ -76,6 +76,7 @@ from stoker.core.records import (
     NewJob,
     RecurringRecord,
     ServerRecord,
+    check_one_keyed,
 )
 from stoker.storage.redis.batch import RedisBatchedSteps
 from stoker.storage.redis.codec import (
@@ -131,18 +132,18 @@ class RedisStorage(RedisBatchedSteps, RedisMonitor):
         if not jobs:
             return []
         if any(job.idempotency_key is not None or job.unique_key is not None for job in jobs):
-            return [created for job in jobs for created in self._create_one(job)]
+            check_one_keyed(jobs)
+            return self._create_keyed(jobs[0])
         slot = f"{self._p}:creates:{self._token_base}:{threading.get_ident()}"
         args = new_job_args(jobs)
         return _created(self._run(self._s.create_jobs, slot, self._token(), *args))
 
-    def _create_one(self, job: NewJob) -> list[str]:
-        """One job, with its idempotency and unique keys if it has them (create_keyed.lua)."""
-        if job.idempotency_key is None and job.unique_key is None:
-            return self.create_jobs([job])
+    def _create_keyed(self, job: NewJob) -> list[str]:
+        """One job with its idempotency and unique keys (create_keyed.lua)."""
+        slot = f"{self._p}:creates:{self._token_base}:{threading.get_ident()}"
         expire_at = job.idempotency_expire_at or job.created_at
-        keyed = [job.idempotency_key or "", to_us(job.created_at), to_us(expire_at)]
-        keyed.append(job.unique_key or "")
+        keyed = [slot, self._token(), job.idempotency_key or "", to_us(job.created_at)]
+        keyed += [to_us(expire_at), job.unique_key or ""]
         return _created(self._run(self._s.create_keyed, *keyed, *new_job_args([job])))
 
     def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:

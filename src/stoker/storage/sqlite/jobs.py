@@ -12,7 +12,14 @@ from typing import Any
 
 from stoker.core import reasons
 from stoker.core.jobs import CRASHES_PARAM
-from stoker.core.records import CounterIncrement, FetchedJob, LogLine, NewJob, StateChange
+from stoker.core.records import (
+    CounterIncrement,
+    FetchedJob,
+    LogLine,
+    NewJob,
+    StateChange,
+    check_one_keyed,
+)
 from stoker.core.states import UNFINISHED_STATES, processing_state
 from stoker.storage.sqlite.codec import (
     dumps,
@@ -83,8 +90,6 @@ FIND_UNIQUE = """
     SELECT u.job_id FROM unique_key AS u JOIN job AS j ON j.id = u.job_id
     WHERE u.key = ? AND j.state IN (SELECT value FROM json_each(?))"""
 SAVE_UNIQUE = "INSERT OR REPLACE INTO unique_key (key, job_id) VALUES (?, ?)"
-DELETE_ORPHANED_UNIQUE = """
-    DELETE FROM unique_key WHERE NOT EXISTS (SELECT 1 FROM job WHERE job.id = unique_key.job_id)"""
 ENQUEUE_DUE = """
     UPDATE job SET state = 'Enqueued', state_id = state_id + 1, state_at = ?1, run_at = NULL,
         reason = ?2, data = json_object('queue', queue)
@@ -242,6 +247,7 @@ class SQLiteJobWrites:
         if not jobs:
             return []
         if any(job.idempotency_key is not None or job.unique_key is not None for job in jobs):
+            check_one_keyed(jobs)
             return self._db.write(lambda conn, woken: insert_keyed(conn, woken, jobs))
         return self._db.write(lambda conn, woken: insert_jobs(conn, woken, jobs))
 
@@ -377,8 +383,6 @@ class SQLiteJobWrites:
             removed = conn.execute(DELETE_EXPIRED, (at, max(0, limit))).rowcount
             conn.execute("DELETE FROM counter WHERE expire_at <= ?", (at,))
             conn.execute("DELETE FROM idempotency WHERE expire_at <= ?", (at,))
-            # A unique key whose job is gone (expired just now) holds nothing any more.
-            conn.execute(DELETE_ORPHANED_UNIQUE)
             return max(0, removed)
 
         return self._db.write(delete)

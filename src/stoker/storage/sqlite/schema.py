@@ -153,6 +153,11 @@ _V2 = (
         key TEXT PRIMARY KEY,
         job_id INTEGER NOT NULL
     ) WITHOUT ROWID""",
+    "CREATE INDEX unique_key_job ON unique_key (job_id)",
+    # A job removed (by expiry) frees the key it held.
+    """CREATE TRIGGER job_unique_freed AFTER DELETE ON job BEGIN
+        DELETE FROM unique_key WHERE job_id = old.id;
+    END""",
 )
 
 # (version, description, statements), in order; never edit a released migration, add one.

@@ -1,9 +1,18 @@
--- ARGV: prefix, idempotency key, now, that key's expiry (microseconds), unique key ('' for a
--- key the job has not), then one job as parse_jobs reads it. An idempotency key that still
--- names a job, or a unique key held by an unfinished job, answers with that job's id and
--- creates nothing. The script is atomic, so two creates with one key cannot both miss it, and
--- one resent after a lost reply returns the same id.
-local idem, now, x, unique = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+-- ARGV: prefix, retry slot key, token, idempotency key, now, that key's expiry (microseconds),
+-- unique key ('' for a key the job has not), then one job as parse_jobs reads it. An
+-- idempotency key that still names a job, or a unique key held by an unfinished job, answers
+-- with that job's id and creates nothing. The script is atomic, so two creates with one key
+-- cannot both miss it. The slot (as in create_jobs.lua) makes a call resent after a lost
+-- reply return what the first one did, also when its unique key's job has ended meanwhile.
+local slot, token = ARGV[2], ARGV[3]
+local previous = redis.call('GET', slot)
+if previous then
+  local space = string.find(previous, ' ', 1, true)
+  if space and string.sub(previous, 1, space - 1) == token then
+    return {'ok', string.sub(previous, space + 1)}
+  end
+end
+local idem, now, x, unique = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
 local ik, uk = P .. ':idempotency:' .. idem, P .. ':unique:' .. unique
 if idem ~= '' then
   local known = redis.call('HMGET', ik, 'j', 'x')
@@ -19,7 +28,7 @@ if unique ~= '' then
   end
 end
 if not id then
-  local result = create_all(parse_jobs(6))
+  local result = create_all(parse_jobs(8))
   if result[1] ~= 'ok' then
     return result
   end
@@ -33,4 +42,5 @@ if idem ~= '' then
   redis.call('HSET', ik, 'j', id, 'x', x)
   redis.call('ZADD', P .. ':idempotency-expiry', x, idem)
 end
+redis.call('SET', slot, token .. ' ' .. id, 'EX', 3600)
 return {'ok', id}
