@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -30,3 +31,29 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
     except subprocess.TimeoutExpired:
         process.kill()
         return process.wait()
+
+
+RACER = """
+import json, sys
+import stoker
+from tests.scenarios import scenario_jobs as jobs
+app = stoker.App(sys.argv[1])
+client = app.with_options(**json.loads(sys.argv[2]))
+ids = {client.enqueue(jobs.add, n, n) for n in range(int(sys.argv[3]))}
+app.close()
+print(json.dumps(sorted(ids)))
+"""
+
+
+def race_enqueues(storage_url: str, options: dict[str, str], count: int) -> set[str]:
+    """Two processes each enqueue `count` jobs through `app.with_options(**options)` at the
+    same time; the ids all their calls returned."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-c", RACER, storage_url, json.dumps(options), str(count)]
+    racers = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [racer.communicate(timeout=300)[0] for racer in racers]
+    assert [racer.returncode for racer in racers] == [0, 0]
+    return {job_id for output in outputs for job_id in json.loads(output)}

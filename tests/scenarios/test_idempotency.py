@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from typing import Any
 
@@ -15,18 +11,7 @@ import stoker
 from stoker.core.jobs import IDEMPOTENCY_KEY_PARAM
 from stoker.testing.clock import FakeClock
 from tests.scenarios import scenario_jobs as jobs
-from tests.scenarios.processes import ROOT
-
-RACER = """
-import json, sys
-import stoker
-from tests.scenarios import scenario_jobs as jobs
-app = stoker.App(sys.argv[1])
-client = app.with_options(idempotency_key="welcome:42")
-ids = {client.enqueue(jobs.add, n, n) for n in range(int(sys.argv[2]))}
-app.close()
-print(json.dumps(sorted(ids)))
-"""
+from tests.scenarios.processes import race_enqueues
 
 
 def test_the_same_key_returns_the_first_job_and_creates_nothing(app: stoker.App) -> None:
@@ -90,15 +75,7 @@ def test_an_enqueue_whose_reply_was_lost_is_retried_safely_with_its_key(
 
 
 def test_two_processes_racing_with_one_key_make_one_job(app: stoker.App, storage_url: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-c", RACER, storage_url, "100"]
-    racers = [
-        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    outputs = [racer.communicate(timeout=120)[0] for racer in racers]
-    assert [racer.returncode for racer in racers] == [0, 0]
-    ids = {job_id for output in outputs for job_id in json.loads(output)}
+    ids = race_enqueues(storage_url, {"idempotency_key": "welcome:42"}, 100)
     assert len(ids) == 1
     assert sum(app.storage.count_by_state().values()) == 1
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -14,18 +10,7 @@ import stoker
 from stoker.core.jobs import UNIQUE_KEY_PARAM
 from tests.scenarios import scenario_jobs as jobs
 from tests.scenarios.conftest import FAST, wait_for_state
-from tests.scenarios.processes import ROOT
-
-RACER = """
-import json, sys
-import stoker
-from tests.scenarios import scenario_jobs as jobs
-app = stoker.App(sys.argv[1])
-client = app.with_options(unique_key="welcome:42")
-ids = {client.enqueue(jobs.add, n, n) for n in range(int(sys.argv[2]))}
-app.close()
-print(json.dumps(sorted(ids)))
-"""
+from tests.scenarios.processes import race_enqueues
 
 
 def test_an_unfinished_job_answers_for_its_key_until_it_ended(app: stoker.App) -> None:
@@ -53,15 +38,7 @@ def test_a_unique_function_is_keyed_on_its_arguments(app: stoker.App) -> None:
 
 
 def test_two_processes_racing_with_one_key_make_one_job(app: stoker.App, storage_url: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-c", RACER, storage_url, "1000"]
-    racers = [
-        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    outputs = [racer.communicate(timeout=300)[0] for racer in racers]
-    assert [racer.returncode for racer in racers] == [0, 0]
-    ids = {job_id for output in outputs for job_id in json.loads(output)}
+    ids = race_enqueues(storage_url, {"unique_key": "welcome:42"}, 1000)
     assert len(ids) == 1
     assert sum(app.storage.count_by_state().values()) == 1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -28,6 +29,32 @@ def create_one(storage: Storage, job: NewJob) -> str:
 
 def job_count(storage: Storage) -> int:
     return sum(storage.count_by_state().values())
+
+
+def race(storage: Storage, job: Callable[[int, int], NewJob]) -> None:
+    """Six threads create `job(worker, attempt)` 15 times each, all at once: one job results,
+    and every call returns its id."""
+    ids: list[str] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def create_many(worker: int) -> None:
+        try:
+            start.wait()
+            for attempt in range(15):
+                ids.append(create_one(storage, job(worker, attempt)))
+        except BaseException as exc:  # reported by the test's thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create_many, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert len(ids) == 90
+    assert len(set(ids)) == 1
+    assert job_count(storage) == 1
 
 
 class IdempotencyContract(ContractSupport):
@@ -90,28 +117,7 @@ class IdempotencyContract(ContractSupport):
         assert job_count(storage) == 0
 
     def test_racing_creates_with_one_key_make_one_job(self, storage: Storage) -> None:
-        ids: list[str] = []
-        errors: list[BaseException] = []
-        start = threading.Barrier(6)
-
-        def create_many(worker: int) -> None:
-            try:
-                start.wait()
-                for attempt in range(15):
-                    job = keyed("race", attempt, 1000, args=[worker, attempt])
-                    ids.append(create_one(storage, job))
-            except BaseException as exc:  # reported by the test's thread below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=create_many, args=(n,)) for n in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        assert not errors, errors
-        assert len(ids) == 90
-        assert len(set(ids)) == 1
-        assert job_count(storage) == 1
+        race(storage, lambda worker, attempt: keyed("race", attempt, 1000, args=[worker, attempt]))
 
 
 def unique(key: str, created: float = 0, **options: object) -> NewJob:
@@ -168,25 +174,4 @@ class UniqueKeyContract(ContractSupport):
         assert job_count(storage) == 1
 
     def test_racing_creates_with_one_unique_key_make_one_job(self, storage: Storage) -> None:
-        ids: list[str] = []
-        errors: list[BaseException] = []
-        start = threading.Barrier(6)
-
-        def create_many(worker: int) -> None:
-            try:
-                start.wait()
-                for attempt in range(15):
-                    job = unique("race", attempt, args=[worker, attempt])
-                    ids.append(create_one(storage, job))
-            except BaseException as exc:  # reported by the test's thread below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=create_many, args=(n,)) for n in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        assert not errors, errors
-        assert len(ids) == 90
-        assert len(set(ids)) == 1
-        assert job_count(storage) == 1
+        race(storage, lambda worker, attempt: unique("race", attempt, args=[worker, attempt]))
