@@ -38,10 +38,6 @@ class CounterBuffer:
             CounterIncrement(key, by, expire_at) for key, (by, expire_at) in pending.items() if by
         ]
 
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._pending)
-
 
 def _later(first: datetime | None, second: datetime | None) -> datetime | None:
     if first is None or second is None:

@@ -49,11 +49,16 @@ class NewJob:
     unique_key: str | None = None
 
 
-def check_one_keyed(jobs: Sequence[NewJob]) -> None:
-    """A job with an idempotency or unique key is created alone (one per `create_jobs` call,
-    as the client makes them): storages check its keys in one atomic step per job."""
+def keyed_job(jobs: Sequence[NewJob]) -> NewJob | None:
+    """The job of a `create_jobs` call if it has an idempotency or unique key, else None.
+
+    A keyed job is created alone (one per call, as the client makes them): storages check its
+    keys in one atomic step; ValueError if it comes with other jobs."""
+    if not any(job.idempotency_key is not None or job.unique_key is not None for job in jobs):
+        return None
     if len(jobs) > 1:
         raise ValueError("a job with an idempotency or unique key is created alone")
+    return jobs[0]
 
 
 def same_but_arguments(job: NewJob, previous: NewJob) -> bool:

@@ -12,7 +12,7 @@ from stoker.core.records import (
     LogLine,
     NewJob,
     StateRecord,
-    check_one_keyed,
+    keyed_job,
     same_but_arguments,
 )
 from stoker.core.states import UNFINISHED_STATES, continuation_state
@@ -75,14 +75,14 @@ class PostgresJobWrites(BatchedSteps):
     def create_jobs(self, jobs: Sequence[NewJob]) -> list[str]:
         if not jobs:
             return []
-        if any(job.idempotency_key is not None or job.unique_key is not None for job in jobs):
-            check_one_keyed(jobs)
+        keyed = keyed_job(jobs)
+        if keyed is not None:
             # Safe to resend after a lost reply only with an idempotency key: it answers with
             # the job it made. A unique key alone does not (its job may have ended meanwhile,
             # and the resend would make a second one), so such a create is not resent.
-            resend = jobs[0].idempotency_key is not None
+            resend = keyed.idempotency_key is not None
             return self._db.run(
-                lambda conn: self._insert_keyed(conn, jobs), transaction=True, idempotent=resend
+                lambda conn: self._insert_keyed(conn, keyed), transaction=True, idempotent=resend
             )
         has_parents = any(job.parent_id for job in jobs)
         return self._db.run(
@@ -101,23 +101,20 @@ class PostgresJobWrites(BatchedSteps):
             rows = conn.execute(*self._create_statement(jobs, parent_states)).fetchall()
         return [str(row[0]) for row in rows]
 
-    def _insert_keyed(self, conn: Conn, jobs: Sequence[NewJob]) -> list[str]:
-        """One by one, in one transaction; a job whose idempotency key still names a job, or
-        whose unique key is held by an unfinished job, gets that job's id."""
-        ids = []
-        for job in jobs:
-            job_id, named = self._known_id(conn, job)
-            if job_id is None:
-                (job_id,) = self._insert_jobs(conn, [job])
-                if job.unique_key is not None:
-                    params = {"key": job.unique_key, "id": int(job_id)}
-                    conn.execute(self._q["save_unique"], params)
-            if job.idempotency_key is not None and not named:  # a hit keeps its first expiry
-                expire_at = job.idempotency_expire_at or job.created_at
-                params = {"key": job.idempotency_key, "id": int(job_id), "x": expire_at}
-                conn.execute(self._q["save_key"], params)
-            ids.append(job_id)
-        return ids
+    def _insert_keyed(self, conn: Conn, job: NewJob) -> list[str]:
+        """Insert `job` (in the caller's transaction), unless its idempotency key still names
+        a job or its unique key is held by an unfinished one: then that job's id."""
+        job_id, named = self._known_id(conn, job)
+        if job_id is None:
+            (job_id,) = self._insert_jobs(conn, [job])
+            if job.unique_key is not None:
+                params = {"key": job.unique_key, "id": int(job_id)}
+                conn.execute(self._q["save_unique"], params)
+        if job.idempotency_key is not None and not named:  # a hit keeps its first expiry
+            expire_at = job.idempotency_expire_at or job.created_at
+            params = {"key": job.idempotency_key, "id": int(job_id), "x": expire_at}
+            conn.execute(self._q["save_key"], params)
+        return [job_id]
 
     def _known_id(self, conn: Conn, job: NewJob) -> tuple[str | None, bool]:
         """The id of the job `job`'s keys name (None if they name none), and whether its

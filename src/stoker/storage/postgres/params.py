@@ -120,18 +120,18 @@ def _change_row(change: StateChange, job_id: int) -> tuple[Any, ...]:
     )
 
 
+def _counter(inc: CounterIncrement) -> dict[str, Any]:
+    """One increment as a json_to_recordset row: key, by, expire_at."""
+    return {
+        "k": inc.key,
+        "b": inc.by,
+        "e": inc.expire_at.isoformat() if inc.expire_at is not None else None,
+    }
+
+
 def counters_json(increments: Sequence[CounterIncrement]) -> str:
     """Increments as the JSON array that add_counters reads with json_to_recordset."""
-    return dumps(
-        [
-            {
-                "k": inc.key,
-                "b": inc.by,
-                "e": inc.expire_at.isoformat() if inc.expire_at is not None else None,
-            }
-            for inc in increments
-        ]
-    )
+    return dumps([_counter(inc) for inc in increments])
 
 
 def change_states_params(changes: Sequence[tuple[StateChange, int]]) -> dict[str, Any]:
@@ -142,14 +142,7 @@ def change_states_params(changes: Sequence[tuple[StateChange, int]]) -> dict[str
         for name, values in zip(_CHANGE_COLUMNS, zip(*rows, strict=True), strict=True)
     }
     counters = [
-        {
-            "j": job_id,
-            "k": inc.key,
-            "b": inc.by,
-            "e": inc.expire_at.isoformat() if inc.expire_at is not None else None,
-        }
-        for change, job_id in changes
-        for inc in change.counters
+        {"j": job_id, **_counter(inc)} for change, job_id in changes for inc in change.counters
     ]
     params["counters"] = dumps(counters)
     return params

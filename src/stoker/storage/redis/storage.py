@@ -76,7 +76,7 @@ from stoker.core.records import (
     NewJob,
     RecurringRecord,
     ServerRecord,
-    check_one_keyed,
+    keyed_job,
 )
 from stoker.storage.redis.batch import RedisBatchedSteps
 from stoker.storage.redis.codec import (
@@ -131,9 +131,9 @@ class RedisStorage(RedisBatchedSteps, RedisMonitor):
     def create_jobs(self, jobs: Sequence[NewJob]) -> list[str]:
         if not jobs:
             return []
-        if any(job.idempotency_key is not None or job.unique_key is not None for job in jobs):
-            check_one_keyed(jobs)
-            return self._create_keyed(jobs[0])
+        keyed = keyed_job(jobs)
+        if keyed is not None:
+            return self._create_keyed(keyed)
         slot = f"{self._p}:creates:{self._token_base}:{threading.get_ident()}"
         args = new_job_args(jobs)
         return _created(self._run(self._s.create_jobs, slot, self._token(), *args))

@@ -18,7 +18,7 @@ from stoker.core.records import (
     LogLine,
     NewJob,
     StateChange,
-    check_one_keyed,
+    keyed_job,
 )
 from stoker.core.states import UNFINISHED_STATES, processing_state
 from stoker.storage.sqlite.codec import (
@@ -174,22 +174,19 @@ def insert_jobs(conn: sqlite3.Connection, woken: set[str], jobs: Sequence[NewJob
     return [str(job_id) for job_id in range(first, last + 1)]
 
 
-def insert_keyed(conn: sqlite3.Connection, woken: set[str], jobs: Sequence[NewJob]) -> list[str]:
-    """Insert jobs one by one; a job whose idempotency key still names a job, or whose unique
-    key is held by an unfinished job, gets that job's id instead. The write transaction is the
-    only writer of the file, so two creates with one key cannot both miss it."""
-    ids = []
-    for job in jobs:
-        job_id, named = _known_id(conn, job)
-        if job_id is None:
-            (job_id,) = insert_jobs(conn, woken, [job])
-            if job.unique_key is not None:
-                conn.execute(SAVE_UNIQUE, (job.unique_key, int(job_id)))
-        if job.idempotency_key is not None and not named:  # a hit keeps its first expiry
-            expire_at = to_us(job.idempotency_expire_at or job.created_at)
-            conn.execute(SAVE_KEY, (job.idempotency_key, int(job_id), expire_at))
-        ids.append(job_id)
-    return ids
+def insert_keyed(conn: sqlite3.Connection, woken: set[str], job: NewJob) -> list[str]:
+    """Insert `job`, unless its idempotency key still names a job or its unique key is held by
+    an unfinished one: then that job's id. The write transaction is the only writer of the
+    file, so two creates with one key cannot both miss it."""
+    job_id, named = _known_id(conn, job)
+    if job_id is None:
+        (job_id,) = insert_jobs(conn, woken, [job])
+        if job.unique_key is not None:
+            conn.execute(SAVE_UNIQUE, (job.unique_key, int(job_id)))
+    if job.idempotency_key is not None and not named:  # a hit keeps its first expiry
+        expire_at = to_us(job.idempotency_expire_at or job.created_at)
+        conn.execute(SAVE_KEY, (job.idempotency_key, int(job_id), expire_at))
+    return [job_id]
 
 
 def _known_id(conn: sqlite3.Connection, job: NewJob) -> tuple[str | None, bool]:
@@ -246,9 +243,9 @@ class SQLiteJobWrites:
     def create_jobs(self, jobs: Sequence[NewJob]) -> list[str]:
         if not jobs:
             return []
-        if any(job.idempotency_key is not None or job.unique_key is not None for job in jobs):
-            check_one_keyed(jobs)
-            return self._db.write(lambda conn, woken: insert_keyed(conn, woken, jobs))
+        keyed = keyed_job(jobs)
+        if keyed is not None:
+            return self._db.write(lambda conn, woken: insert_keyed(conn, woken, keyed))
         return self._db.write(lambda conn, woken: insert_jobs(conn, woken, jobs))
 
     def fetch_next(

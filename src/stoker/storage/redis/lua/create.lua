@@ -1,4 +1,4 @@
--- Job creation, shared by create_jobs.lua and fire_recurring.lua.
+-- Job creation, shared by create_jobs.lua, create_keyed.lua and fire_recurring.lua.
 -- Each job is 13 arguments followed by its parameters (see redis_codec.new_job_args):
 -- function, args, kwargs, queue, state, at, history entry, created_at, run_at, parent_id,
 -- on_states, deleted_expire_at, number of parameters, then name, JSON value pairs.
@@ -169,4 +169,27 @@ local function create_all(jobs)
     create_enqueued(last - #jobs, jobs)
   end
   return result
+end
+
+-- The retry slot of a client thread (a key that expires) remembers the reply to its last
+-- create: a call resent because its reply was lost gets that reply again instead of
+-- creating the jobs twice. answered() is that reply for `token`, or nil.
+local function answered(slot, token)
+  local previous = redis.call('GET', slot)
+  if not previous then
+    return nil
+  end
+  local space = string.find(previous, ' ', 1, true)
+  if not space or string.sub(previous, 1, space - 1) ~= token then
+    return nil
+  end
+  local result = {'ok'}
+  for id in string.gmatch(string.sub(previous, space + 1), '%S+') do
+    result[#result + 1] = id
+  end
+  return result
+end
+
+local function remember(slot, token, result)
+  redis.call('SET', slot, token .. ' ' .. table.concat(result, ' ', 2), 'EX', 3600)
 end

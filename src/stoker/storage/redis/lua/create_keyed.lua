@@ -5,12 +5,9 @@
 -- cannot both miss it. The slot (as in create_jobs.lua) makes a call resent after a lost
 -- reply return what the first one did, also when its unique key's job has ended meanwhile.
 local slot, token = ARGV[2], ARGV[3]
-local previous = redis.call('GET', slot)
+local previous = answered(slot, token)
 if previous then
-  local space = string.find(previous, ' ', 1, true)
-  if space and string.sub(previous, 1, space - 1) == token then
-    return {'ok', string.sub(previous, space + 1)}
-  end
+  return previous
 end
 local idem, now, x, unique = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
 local ik, uk = P .. ':idempotency:' .. idem, P .. ':unique:' .. unique
@@ -42,5 +39,6 @@ if idem ~= '' then
   redis.call('HSET', ik, 'j', id, 'x', x)
   redis.call('ZADD', P .. ':idempotency-expiry', x, idem)
 end
-redis.call('SET', slot, token .. ' ' .. id, 'EX', 3600)
-return {'ok', id}
+local result = {'ok', id}
+remember(slot, token, result)
+return result
