@@ -305,8 +305,8 @@ def start_async(
         bind(running.context)  # each task runs in its own copy of the context
         try:
             return await func(*args, **kwargs)
-        except (Exception, asyncio.CancelledError):
-            raise
+        except (Exception, asyncio.CancelledError, GeneratorExit):
+            raise  # GeneratorExit: a task left on a closed loop is having its coroutine closed
         except BaseException as exc:
             # SystemExit, KeyboardInterrupt, JobTimeoutError...: raised out of a task they
             # would stop the event loop that every async job of this server shares.
