@@ -32,8 +32,10 @@ from stoker.core.jobs import (
     exception_names,
     unique_key_of,
     validate_idempotency_key,
+    validate_limits,
     validate_unique_key,
 )
+from stoker.core.limits import check_limits, limit_params
 from stoker.core.records import NewJob, StateRecord
 from stoker.core.runtime import Runtime
 from stoker.core.schedule import MISFIRE_POLICIES, Misfire
@@ -52,6 +54,9 @@ class CallOptions:
     misfire: Misfire = "once"
     idempotency_key: str | None = None
     unique_key: str | None = None
+    # Concurrency and rate limit params given to with_options (stoker.core.limits): added to
+    # each job's params at creation, so a view per call (a key per tenant) reuses the plans.
+    limits: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Client:
@@ -83,6 +88,10 @@ class Client:
         misfire: Misfire | None = None,
         idempotency_key: str | None = None,
         unique_key: str | None = None,
+        concurrency: int | None = None,
+        concurrency_key: str | None = None,
+        rate_limit: str | None = None,
+        rate_key: str | None = None,
     ) -> Client:
         """A view of this client whose calls use these options (validated now).
 
@@ -90,7 +99,10 @@ class Client:
         within the App's `idempotency_window` (a day by default) return that job's id,
         whatever its state, and create nothing (a retry after a lost reply is safe). With
         `unique_key`, while the job holding that key is unfinished (Enqueued, Scheduled,
-        Processing or Awaiting), calls with the same key return its id and create nothing."""
+        Processing or Awaiting), calls with the same key return its id and create nothing.
+        With `concurrency_key` and `concurrency=N`, at most N jobs of that key run at once
+        across all servers; with `rate_limit="100/m"` (and `rate_key`), at most 100 jobs of
+        that key start per minute (see `stoker.job`)."""
         overrides = JobOptions(
             queue=queue,
             retries=retries,
@@ -107,6 +119,7 @@ class Client:
             validate_idempotency_key(idempotency_key)
         if unique_key is not None:
             validate_unique_key(unique_key)
+        validate_limits(concurrency, concurrency_key, rate_limit, rate_key)
         current = self._options
         job_options = overrides.merged_over(current.job)
         view = Client(
@@ -119,6 +132,10 @@ class Client:
                 misfire=misfire or current.misfire,
                 idempotency_key=idempotency_key or current.idempotency_key,
                 unique_key=unique_key or current.unique_key,
+                limits={
+                    **current.limits,
+                    **limit_params(concurrency, concurrency_key, rate_limit, rate_key),
+                },
             ),
         )
         if overrides == JobOptions():
@@ -338,7 +355,9 @@ class Client:
         plan = self._plan(func)
         job_args, job_kwargs = plan.encode(args, kwargs)
         invocation = Invocation(plan.function, job_args, job_kwargs)
-        return PreparedCall(invocation, plan.options, plan.queue, plan.params)
+        params = {**plan.params, **self._options.limits}
+        check_limits(plan.function, params)
+        return PreparedCall(invocation, plan.options, plan.queue, params)
 
     def _params(self, options: JobOptions) -> dict[str, Any]:
         return job_params(options, self._runtime.default_retries)
@@ -367,6 +386,9 @@ class Client:
         """Store the jobs, with this client's keys (only ever one job then: enqueue_many
         refuses keys and unique functions)."""
         calls = self._options
+        if calls.limits:
+            jobs = _with_params(jobs, calls.limits)
+        check_limits(jobs[0].function, jobs[0].params)  # one function, one params per call
         if calls.idempotency_key is not None or calls.unique_key is not None or options.unique:
             jobs = [self._keyed(job, bool(options.unique)) for job in jobs]
         return self._runtime.storage.create_jobs(jobs)
@@ -412,6 +434,19 @@ def _job(
         created_at=now,
         params=params,
     )
+
+
+def _with_params(jobs: list[NewJob], extra: Mapping[str, Any]) -> list[NewJob]:
+    """The jobs with `extra` merged into their params; jobs that shared one params mapping
+    (a bulk enqueue) share the merged one, which storages encode once."""
+    merged: dict[int, Mapping[str, Any]] = {}
+    result = []
+    for job in jobs:
+        params = merged.get(id(job.params))
+        if params is None:
+            params = merged[id(job.params)] = {**job.params, **extra}
+        result.append(replace(job, params=params))
+    return result
 
 
 def require_job(client: Client, job_id: str) -> JobInfo:

@@ -28,6 +28,7 @@ from stoker.core.jobs import (
     is_marked,
     options_of,
 )
+from stoker.core.limits import limit_params
 from stoker.core.runtime import Runtime
 
 # Enough for every job function of an application; a program that enqueues an unbounded number
@@ -164,6 +165,11 @@ def job_params(options: JobOptions, default_retries: int) -> dict[str, Any]:
         "timeout_s": options.timeout.total_seconds() if options.timeout is not None else None,
     }
     params.update({key: value for key, value in optional.items() if value is not None})
+    params.update(
+        limit_params(
+            options.concurrency, options.concurrency_key, options.rate_limit, options.rate_key
+        )
+    )
     return params
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar, overload
 
 from stoker.core import codec
 from stoker.core.errors import ArgumentEncodingError, JobDefinitionError, JobNotAllowedError
+from stoker.core.limits import parse_rate, validate_concurrency, validate_limit_key
 
 F = TypeVar("F", bound=Callable[..., Any])
 OnExhausted = Literal["fail", "delete"]
@@ -48,6 +49,12 @@ class JobOptions:
     timeout: timedelta | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     unique: bool | None = None  # key each job on its function and arguments (unique_key_of)
+    # At most `concurrency` of its jobs (per `concurrency_key`, default the function) run at
+    # once across all servers; at most `rate_limit` starts ("100/m") per `rate_key`.
+    concurrency: int | None = None
+    concurrency_key: str | None = None
+    rate_limit: str | None = None
+    rate_key: str | None = None
 
     def __post_init__(self) -> None:
         validate_options(self)
@@ -56,8 +63,11 @@ class JobOptions:
         """These options where set, `base` elsewhere."""
         values = {
             name: getattr(self, name) if getattr(self, name) is not None else getattr(base, name)
-            for name in ("queue", "retries", "retry_delays", "only_on", "except_on")
-        }
+            for name in (
+                "queue", "retries", "retry_delays", "only_on", "except_on",
+                "concurrency", "concurrency_key", "rate_limit", "rate_key",
+            )
+        }  # fmt: skip
         return replace(
             base,
             **values,
@@ -74,6 +84,9 @@ def validate_options(options: JobOptions) -> None:
         validate_queue_name(options.queue)
     if options.unique is not None and not isinstance(options.unique, bool):
         raise JobDefinitionError(f"unique must be True or False, got {options.unique!r}")
+    validate_limits(
+        options.concurrency, options.concurrency_key, options.rate_limit, options.rate_key
+    )
     if options.retries is not None and (
         not isinstance(options.retries, int) or isinstance(options.retries, bool)
     ):
@@ -102,6 +115,20 @@ def validate_options(options: JobOptions) -> None:
     ):
         raise JobDefinitionError(f"timeout must be a positive timedelta, got {options.timeout!r}")
     _check_params(options.params)
+
+
+def validate_limits(
+    concurrency: object, concurrency_key: object, rate_limit: object, rate_key: object
+) -> None:
+    """Each limit option that is set is well formed (stoker.core.limits)."""
+    if concurrency is not None:
+        validate_concurrency(concurrency)
+    if concurrency_key is not None:
+        validate_limit_key(concurrency_key, "concurrency key")
+    if rate_limit is not None:
+        parse_rate(rate_limit)
+    if rate_key is not None:
+        validate_limit_key(rate_key, "rate key")
 
 
 def _check_params(params: Mapping[str, Any]) -> None:
@@ -188,6 +215,10 @@ def job(
     on_exhausted: OnExhausted | None = None,
     timeout: timedelta | None = None,
     unique: bool | None = None,
+    concurrency: int | None = None,
+    concurrency_key: str | None = None,
+    rate_limit: str | None = None,
+    rate_key: str | None = None,
 ) -> Callable[[F], F]: ...
 def job(
     func: F | None = None,
@@ -201,11 +232,19 @@ def job(
     on_exhausted: OnExhausted | None = None,
     timeout: timedelta | None = None,
     unique: bool | None = None,
+    concurrency: int | None = None,
+    concurrency_key: str | None = None,
+    rate_limit: str | None = None,
+    rate_key: str | None = None,
 ) -> F | Callable[[F], F]:
     """Mark a function as a job and give it defaults. The function stays callable as before.
 
     With `unique=True`, enqueueing it while a job of the same function with the same
-    arguments is unfinished returns that job's id instead of making another."""
+    arguments is unfinished returns that job's id instead of making another. With
+    `concurrency=N`, at most N of its jobs run at once across all servers (the others wait in
+    Awaiting for a slot); with `rate_limit="100/m"`, at most 100 start per minute (the others
+    are scheduled for their turn, in order). Both are keyed on the function unless
+    `concurrency_key` / `rate_key` name a key shared with other functions."""
     options = JobOptions(
         queue=queue,
         retries=retries,
@@ -215,6 +254,10 @@ def job(
         on_exhausted=on_exhausted,
         timeout=timeout,
         unique=unique,
+        concurrency=concurrency,
+        concurrency_key=concurrency_key,
+        rate_limit=rate_limit,
+        rate_key=rate_key,
     )
 
     def mark(target: F) -> F:

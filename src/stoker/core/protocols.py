@@ -13,9 +13,11 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from stoker.core.records import (
+    Admission,
     Claim,
     CounterIncrement,
     FetchedJob,
+    Gate,
     JobDetails,
     JobRecord,
     LogLine,
@@ -153,6 +155,34 @@ class Storage(Monitor, Protocol):
         (SQLite, PostgreSQL) or the storage's own retry tokens make a resend safe (Redis).
         With no `queues` nothing is claimed (fetched is None): an async job's outcome, which
         a storage may send together with other threads' outcomes."""
+        ...
+
+    # --- concurrency and rate limits ---------------------------------------------------------
+    def admit(self, gate: Gate) -> Admission:
+        """Decide, in one atomic step, whether a claimed job with limits may run now.
+
+        Nothing happens (not admitted) unless the job is Processing with `gate.state_id`.
+        Concurrency: if `gate.concurrency` jobs holding a slot of `gate.concurrency_key` are
+        Processing (this one aside), the job moves to `gate.waiting` (Awaiting) and joins the
+        key's waiters, oldest first; otherwise it holds a slot. Rate: a start the job reserved
+        earlier is used if its time has come (or answered again if not); otherwise the job
+        starts now if fewer than `rate_count` starts of `rate_key` lie in the last
+        `rate_period` seconds, else it reserves the first start the window allows after every
+        start already reserved (in order), holds no slot, and the answer carries that time."""
+        ...
+
+    def release_slot(self, key: str, job_id: str, state_id: int, now: datetime) -> int:
+        """Give back the slot of concurrency `key` that `job_id` took in its Processing state
+        `state_id` (if it still holds that one), then enqueue the key's oldest waiters while
+        slots are free, each holding its slot while Enqueued (a newer job cannot overtake
+        it); return how many were enqueued. A slot counts while its job is Enqueued or
+        Processing: a finished or deleted job's slot is free, and a crashed server's job,
+        requeued by the watchdog, keeps its slot and runs again."""
+        ...
+
+    def promote_waiting(self, now: datetime, limit: int) -> int:
+        """`release_slot` for every key that has waiters (up to `limit` keys): the safety net
+        for a release that never happened (its process died); return how many were enqueued."""
         ...
 
     def set_progress(self, job_id: str, progress: float) -> None:

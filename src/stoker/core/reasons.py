@@ -53,6 +53,11 @@ def pieces(render: Callable[..., str], arity: int) -> tuple[str, ...]:
     return (*found, rest)
 
 
+def slot_freed(key: str) -> str:
+    """A job parked for a concurrency slot, enqueued once one is free (Awaiting -> Enqueued)."""
+    return f"A slot of concurrency key '{key}' is free"
+
+
 # --- moves made by servers ---------------------------------------------------------------------
 
 LOST_CLAIM = "Claimed, but the reply was lost with the connection; requeued"
@@ -62,6 +67,16 @@ CRASHED_JOB_RUNS_ALONE = "Another job that crashed its server runs alone first"
 def server_shut_down(server_id: str) -> str:
     """A running job given back to its queue when its server stopped."""
     return f"Server {server_id} shut down"
+
+
+def waiting_for_slot(key: str, limit: int) -> str:
+    """A claimed job parked because its concurrency key is at its limit (-> Awaiting)."""
+    return f"Waiting for a slot of concurrency key '{key}' (limit {limit})"
+
+
+def rate_limited(key: str, rate: str) -> str:
+    """A claimed job put off to its turn under a rate limit (-> Scheduled)."""
+    return f"Rate limit {rate} of '{key}' reached; starts at its turn"
 
 
 def gave_up_after_crashes(crashes: int) -> str:

@@ -124,6 +124,32 @@ class FetchedJob:
 
 
 @dataclass(frozen=True)
+class Gate:
+    """A claimed job's limits, checked by `Storage.admit` before the job runs."""
+
+    job_id: str
+    state_id: int  # its Processing state: nothing happens if the job moved on
+    now: datetime
+    concurrency_key: str | None = None
+    concurrency: int = 0
+    rate_key: str | None = None
+    rate_count: int = 0
+    rate_period: float = 0.0  # seconds
+    # The Awaiting state written when no slot of `concurrency_key` is free.
+    waiting: StateRecord | None = None
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What `Storage.admit` decided: run now, or not (parked in Awaiting for a slot, or the
+    claim was gone), or not before `run_at` (a start reserved under the rate limit; the caller
+    schedules the job for then)."""
+
+    admitted: bool
+    run_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Claim:
     """A job in Processing and who claimed it: enough to move it on, fenced by `state_id`."""
 

@@ -80,6 +80,13 @@ def enqueue_due_scheduled(server: ServerContext) -> None:
             return
 
 
+def promote_waiting(server: ServerContext) -> None:
+    """Enqueue jobs waiting for a concurrency slot that is free. A worker releases a job's
+    slot as soon as the job is done, which enqueues the next waiter at once; this catches what
+    a release missed (its process died, or the storage was unreachable at that moment)."""
+    server.storage.promote_waiting(server.clock.now(), BATCH)
+
+
 def fire_due_recurring(server: ServerContext) -> None:
     """Create the jobs of every due recurring job. Safe on all servers at once: fire_recurring
     is a compare-and-set on next_run, so exactly one server wins each occurrence."""

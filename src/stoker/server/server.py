@@ -62,6 +62,7 @@ class Server:
             duties += [
                 ("delayed-scheduler", options.scheduler_interval, background.enqueue_due_scheduled),
                 ("recurring-scheduler", options.scheduler_interval, background.fire_due_recurring),
+                ("slot-keeper", options.scheduler_interval, background.promote_waiting),
                 ("watchdog", max(1.0, min(options.server_timeout / 5, 60.0)), Watchdog()),
                 ("expiration", options.expiration_interval, background.expire),
             ]

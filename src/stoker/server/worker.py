@@ -12,13 +12,16 @@ from typing import TYPE_CHECKING, Any
 from stoker.core import codec, reasons
 from stoker.core.context import JobContext
 from stoker.core.errors import (
+    JobDefinitionError,
     JobNotAllowedError,
     ServerCrashedError,
 )
 from stoker.core.jobs import check_allowed, crash_count, is_marked, resolve
+from stoker.core.limits import JobLimits, limits_of
 from stoker.core.records import Claim, FetchedJob
 from stoker.core.state_machine import FetchRequest
 from stoker.core.states import Enqueued, State
+from stoker.server.gate import admit_claimed, release_slot
 from stoker.server.handoff import AsyncRun, hand_off
 from stoker.server.outage import Backoff
 from stoker.server.outcomes import crashed_state, failed_state, succeeded_state
@@ -133,7 +136,14 @@ class Worker(threading.Thread):
             next_job = self._run_fetched(next_job)
 
     def _run_fetched(self, fetched: FetchedJob) -> FetchedJob | None:
-        """Run the job; one with a server crash on record runs alone (see CrashIsolation)."""
+        """Run the job once its limits admit it; one with a server crash on record runs alone
+        (see CrashIsolation)."""
+        try:
+            limits = limits_of(fetched.function, fetched.params)
+        except JobDefinitionError as exc:  # params written by hand or by another program
+            return self.finish(fetched, failed_state(exc), exc)
+        if limits is not None and not admit_claimed(self.server, fetched, limits, self._defer):
+            return None
         crashes = crash_count(fetched.params)
         if crashes == 0 or crashes >= self.server.options.max_crashes:
             return self._perform(fetched, chain=True)
@@ -145,6 +155,9 @@ class Worker(threading.Thread):
         reason = reasons.CRASHED_JOB_RUNS_ALONE
         self.finish(fetched, Enqueued(queue=fetched.queue, reason=reason), None)
         return None
+
+    def _defer(self, fetched: FetchedJob, state: State) -> None:
+        self._store_outcome(fetched, state, None)
 
     def perform(self, fetched: FetchedJob) -> None:
         """Run the job and store its outcome; never raises."""
@@ -226,10 +239,12 @@ class Worker(threading.Thread):
         server = self.server
         # No chaining while a job with a crash on record waits to run alone: this worker must
         # leave the shared gate for it (see CrashIsolation).
+        next_job: FetchedJob | None = None
         if chain and not server.stopping.is_set() and not server.isolation.contended():
             try:
                 next_job = self._finish_and_fetch(fetched, state, exc, self._fetch_request)
                 server.outage.succeeded()
+                release_slot(server, fetched, limits_of_stored(fetched))
                 return next_job
             except Exception as error:
                 # Retried below as a plain change: if the failed call did apply, the state id
@@ -238,6 +253,7 @@ class Worker(threading.Thread):
                 server.outage.failed(f"finishing job {fetched.id}", error)
                 self._doubt_claims()
         self._store_outcome(fetched, state, exc)
+        release_slot(server, fetched, limits_of_stored(fetched))
         return None
 
     def _store_async_outcome(
@@ -253,6 +269,7 @@ class Worker(threading.Thread):
             # matches and the retry writes nothing (never a second outcome).
             self.server.outage.failed(f"finishing job {fetched.id}", error)
             self._store_outcome(fetched, state, exc)
+        release_slot(self.server, fetched, limits_of_stored(fetched))
 
     def _finish_and_fetch(
         self, fetched: FetchedJob, state: State, exc: BaseException | None, fetch: FetchRequest
@@ -291,6 +308,14 @@ class Worker(threading.Thread):
                 server.outage.failed(f"finishing job {fetched.id}", error)
                 if server.killed.wait(backoff.next_delay()):
                     return
+
+
+def limits_of_stored(fetched: FetchedJob) -> JobLimits | None:
+    """The job's limits; None if it has none or they do not parse (it never held a slot)."""
+    try:
+        return limits_of(fetched.function, fetched.params)
+    except JobDefinitionError:
+        return None
 
 
 def _is_held(claim: Claim, holding: FetchedJob | None) -> bool:

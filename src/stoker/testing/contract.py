@@ -15,6 +15,7 @@ from stoker.testing.contract_history import (
 )
 from stoker.testing.contract_idempotency import IdempotencyContract, UniqueKeyContract
 from stoker.testing.contract_jobs import CreateJobsContract, JobExtrasContract
+from stoker.testing.contract_limits import ConcurrencyContract, RateLimitContract
 from stoker.testing.contract_monitor import (
     DueOrderContract,
     ListJobsContract,
@@ -38,6 +39,8 @@ class StorageContract(
     JobExtrasContract,
     IdempotencyContract,
     UniqueKeyContract,
+    ConcurrencyContract,
+    RateLimitContract,
     FetchContract,
     FinishAndFetchContract,
     WaitForJobsContract,

@@ -166,6 +166,36 @@ CREATE TABLE {s}.unique_key (
 CREATE INDEX unique_key_job ON {s}.unique_key (job_id);
 """,
     ),
+    (
+        4,
+        "concurrency slots, their waiters, rate-limited starts",
+        # See stoker.storage.postgres.limits: a slot counts while its job is Enqueued or
+        # Processing; waiters are served by seq; a start with a job_id is a reservation.
+        """
+CREATE TABLE {s}.concurrency_slot (
+    job_id bigint PRIMARY KEY,
+    key text NOT NULL,
+    state_id bigint NOT NULL
+);
+CREATE INDEX concurrency_slot_key ON {s}.concurrency_slot (key);
+CREATE TABLE {s}.concurrency_wait (
+    seq bigserial PRIMARY KEY,
+    key text NOT NULL,
+    job_id bigint NOT NULL UNIQUE,
+    state_id bigint NOT NULL,
+    concurrency integer NOT NULL
+);
+CREATE INDEX concurrency_wait_key ON {s}.concurrency_wait (key, seq);
+CREATE TABLE {s}.rate_start (
+    id bigserial PRIMARY KEY,
+    key text NOT NULL,
+    at timestamptz NOT NULL,
+    job_id bigint
+);
+CREATE INDEX rate_start_key ON {s}.rate_start (key, at);
+CREATE INDEX rate_start_job ON {s}.rate_start (job_id) WHERE job_id IS NOT NULL;
+""",
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -16,6 +16,7 @@ from stoker.storage.common.urls import redact_url
 from stoker.storage.postgres.batch_sql import BATCH_QUERIES
 from stoker.storage.postgres.db import Conn, PostgresDatabase
 from stoker.storage.postgres.jobs import PostgresJobWrites
+from stoker.storage.postgres.limits import LIMIT_QUERIES, PostgresLimits
 from stoker.storage.postgres.monitor import (
     COLUMN_FRAGMENTS,
     MONITOR_QUERIES,
@@ -139,7 +140,7 @@ def _split_url(url: str, options: dict[str, Any]) -> tuple[str, str]:
     return conninfo, schema
 
 
-class PostgresStorage(PostgresJobWrites, PostgresMonitorReads):
+class PostgresStorage(PostgresJobWrites, PostgresLimits, PostgresMonitorReads):
     """Storage on PostgreSQL 13+ (psycopg 3, psycopg_pool); see DESIGN.md §6.
 
     Job ids are bigserial integers exposed as strings. Every step of a job's life is one
@@ -180,6 +181,7 @@ class PostgresStorage(PostgresJobWrites, PostgresMonitorReads):
             **WRITE_QUERIES,
             **BATCH_QUERIES,
             **UPKEEP_QUERIES,
+            **LIMIT_QUERIES,
             **MONITOR_QUERIES,
             **_OTHER_QUERIES,
         }

@@ -80,6 +80,9 @@ payload AS (DELETE FROM {s}.job_payload WHERE job_id IN (SELECT id FROM gone)),
 history AS (DELETE FROM {s}.job_state WHERE job_id IN (SELECT id FROM gone)),
 logs AS (DELETE FROM {s}.job_log WHERE job_id IN (SELECT id FROM gone)),
 freed AS (DELETE FROM {s}.unique_key WHERE job_id IN (SELECT id FROM gone)),
+slots AS (DELETE FROM {s}.concurrency_slot WHERE job_id IN (SELECT id FROM gone)),
+line AS (DELETE FROM {s}.concurrency_wait WHERE job_id IN (SELECT id FROM gone)),
+starts AS (DELETE FROM {s}.rate_start WHERE job_id IN (SELECT id FROM gone)),
 moved AS (
     SELECT state AS old_state, queue AS old_queue, NULL::text AS new_state,
         NULL::text AS new_queue

@@ -37,6 +37,9 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "acquire_lock": ("common", "acquire_lock"),
     "release_lock": ("common", "release_lock"),
     "add_counters": ("common", "add_counters"),
+    "admit": ("common", "limits_fn", "admit"),
+    "release_slot": ("common", "limits_fn", "release_slot"),
+    "promote_waiting": ("common", "limits_fn", "promote_waiting"),
 }
 
 
@@ -62,6 +65,7 @@ def core_texts() -> str:
             _lua_function("orphan_requeued", reasons.orphan_requeued, 1),
             _lua_function("continuation_met", reasons.continuation_met, 2),
             _lua_function("continuation_not_met", reasons.continuation_not_met, 2),
+            _lua_function("slot_freed", reasons.slot_freed, 1),
         ]
     )
 
@@ -115,6 +119,9 @@ class Scripts:
     acquire_lock: Script
     release_lock: Script
     add_counters: Script
+    admit: Script
+    release_slot: Script
+    promote_waiting: Script
 
     @classmethod
     def register(cls, client: redis.Redis) -> Scripts:

@@ -94,6 +94,7 @@ from stoker.storage.redis.connection import (
     make_retry,
     split_url,
 )
+from stoker.storage.redis.limits import RedisLimits
 from stoker.storage.redis.monitor import RedisMonitor, texts
 from stoker.storage.redis.scripts import Scripts
 from stoker.storage.redis.settled import SettledListener
@@ -101,7 +102,7 @@ from stoker.storage.redis.settled import SettledListener
 __all__ = ["RedisStorage"]
 
 
-class RedisStorage(RedisBatchedSteps, RedisMonitor):
+class RedisStorage(RedisBatchedSteps, RedisLimits, RedisMonitor):
     """The storage contract on Redis: every multi-key step is one atomic Lua script."""
 
     def __init__(self, client: redis.Redis, waiter: redis.Redis, prefix: str) -> None:

@@ -305,10 +305,10 @@ class SQLiteJobWrites:
         worker_id: str,
         now: datetime,
     ) -> tuple[bool, FetchedJob | None]:
-        values = _change_values(change)
+        values = change_values(change)
         if not queues:
             return (
-                values is not None and self._db.write(partial(_apply_change, change, values))
+                values is not None and self._db.write(partial(apply_change, change, values))
             ), None
         db = self._db
         slot = db.slot()
@@ -323,7 +323,7 @@ class SQLiteJobWrites:
         def finish_then_claim(
             conn: sqlite3.Connection, woken: set[str]
         ) -> tuple[bool, FetchedJob | None]:
-            applied = values is not None and _apply_change(change, values, conn, woken)
+            applied = values is not None and apply_change(change, values, conn, woken)
             return applied, claim(conn, woken)
 
         applied, fetched = db.write(finish_then_claim)
@@ -331,8 +331,8 @@ class SQLiteJobWrites:
         return applied, fetched
 
     def change_state(self, change: StateChange) -> bool:
-        values = _change_values(change)
-        return values is not None and self._db.write(partial(_apply_change, change, values))
+        values = change_values(change)
+        return values is not None and self._db.write(partial(apply_change, change, values))
 
     def set_progress(self, job_id: str, progress: float) -> None:
         num = parse_job_id(job_id)
@@ -389,7 +389,7 @@ class SQLiteJobWrites:
         return self._db.write(lambda conn, _: conn.execute(sql, values).rowcount)
 
 
-def _change_values(change: StateChange) -> list[Any] | None:
+def change_values(change: StateChange) -> list[Any] | None:
     """The statement values of change_state; None for an id this storage never issued."""
     job_id = parse_job_id(change.job_id)
     if job_id is None:
@@ -413,7 +413,7 @@ def _change_values(change: StateChange) -> list[Any] | None:
     return values
 
 
-def _apply_change(
+def apply_change(
     change: StateChange, values: list[Any], conn: sqlite3.Connection, woken: set[str]
 ) -> bool:
     """The write of change_state: compare-and-set, counters, continuations."""

@@ -160,10 +160,45 @@ _V2 = (
     END""",
 )
 
+# Concurrency and rate limits (stoker.core.limits): the slots jobs hold (a slot counts only
+# while its job is Enqueued or Processing, so a finished or deleted job's slot frees itself),
+# the jobs waiting for one (oldest first, by seq), and the starts each rate key made or
+# reserved (job_id set while reserved and not yet used).
+_V3 = (
+    """CREATE TABLE concurrency_slot (
+        job_id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        state_id INTEGER NOT NULL
+    )""",
+    "CREATE INDEX concurrency_slot_key ON concurrency_slot (key)",
+    """CREATE TABLE concurrency_wait (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL,
+        job_id INTEGER NOT NULL UNIQUE,
+        state_id INTEGER NOT NULL,
+        concurrency INTEGER NOT NULL
+    )""",
+    "CREATE INDEX concurrency_wait_key ON concurrency_wait (key, seq)",
+    """CREATE TABLE rate_start (
+        key TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        job_id INTEGER
+    )""",
+    "CREATE INDEX rate_start_key ON rate_start (key, at)",
+    "CREATE INDEX rate_start_job ON rate_start (job_id) WHERE job_id IS NOT NULL",
+    # A job removed (by expiry) leaves no slot, place in line or reservation behind.
+    """CREATE TRIGGER job_limits_freed AFTER DELETE ON job BEGIN
+        DELETE FROM concurrency_slot WHERE job_id = old.id;
+        DELETE FROM concurrency_wait WHERE job_id = old.id;
+        DELETE FROM rate_start WHERE job_id = old.id;
+    END""",
+)
+
 # (version, description, statements), in order; never edit a released migration, add one.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "jobs, history, logs, state counts, counters, servers, recurring jobs, locks", _V1),
     (2, "idempotency and unique keys", _V2),
+    (3, "concurrency slots, their waiters, rate-limited starts", _V3),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -64,6 +64,7 @@ from stoker.core.records import Claim, NewJob, RecurringRecord, ServerRecord
 from stoker.storage.sqlite.codec import dumps, dumps_mapping, to_us, to_us_or_none
 from stoker.storage.sqlite.connection import SQLiteDatabase
 from stoker.storage.sqlite.jobs import SQLiteJobWrites, insert_jobs
+from stoker.storage.sqlite.limits import SQLiteLimits
 from stoker.storage.sqlite.monitor import RECURRING_COLUMNS, SQLiteMonitorReads, recurring_record
 from stoker.storage.sqlite.url import SQLiteOptions, parse_sqlite_url
 
@@ -90,7 +91,7 @@ ACQUIRE_LOCK = """
     RETURNING name"""
 
 
-class SQLiteStorage(SQLiteJobWrites, SQLiteMonitorReads):
+class SQLiteStorage(SQLiteJobWrites, SQLiteLimits, SQLiteMonitorReads):
     """Storage in one SQLite file, for one host (many threads and processes); see the module
     docstring for URLs, options and how it works."""
 

@@ -1,0 +1,84 @@
+"""A worker's limits gate: admit a claimed job under its concurrency and rate limits, and give
+its concurrency slot back once its outcome is stored."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from stoker.core import reasons
+from stoker.core.limits import JobLimits
+from stoker.core.records import Admission, FetchedJob, Gate
+from stoker.core.states import Scheduled, State
+from stoker.server.outage import Backoff
+
+if TYPE_CHECKING:
+    from stoker.server.context import ServerContext
+
+log = logging.getLogger("stoker.worker")
+
+
+def admit_claimed(
+    server: ServerContext,
+    fetched: FetchedJob,
+    limits: JobLimits,
+    defer: Callable[[FetchedJob, State], None],
+) -> bool:
+    """True if the claimed job may run now. Otherwise the storage parked it in Awaiting until
+    a slot of its key is free, or `defer` has moved it to Scheduled for the start it reserved
+    under its rate limit, or the claim was gone (deleted or requeued meanwhile)."""
+    admission = _admit(server, _gate(server, fetched, limits))
+    if admission is None or admission.admitted:
+        return admission is not None
+    if admission.run_at is not None and limits.rate is not None:
+        reason = reasons.rate_limited(limits.rate_key or fetched.function, limits.rate.text)
+        defer(fetched, Scheduled(enqueue_at=admission.run_at, queue=fetched.queue, reason=reason))
+        log.debug("job %s starts at %s under its rate limit", fetched.id, admission.run_at)
+    else:
+        log.debug("job %s waits for a slot of %s", fetched.id, limits.concurrency_key)
+    return False
+
+
+def _gate(server: ServerContext, fetched: FetchedJob, limits: JobLimits) -> Gate:
+    now = server.clock.now()
+    rate = limits.rate
+    return Gate(
+        job_id=fetched.id,
+        state_id=fetched.state_id,
+        now=now,
+        concurrency_key=limits.concurrency_key,
+        concurrency=limits.concurrency,
+        rate_key=limits.rate_key,
+        rate_count=rate.count if rate is not None else 0,
+        rate_period=rate.period if rate is not None else 0.0,
+        waiting=limits.waiting_record(fetched.queue, now) if limits.concurrency_key else None,
+    )
+
+
+def _admit(server: ServerContext, gate: Gate) -> Admission | None:
+    """The storage's decision, asked again through outages; None if the server is killed
+    first (the job stays claimed by a dead server: the watchdog requeues it)."""
+    backoff = Backoff()
+    while True:
+        try:
+            admission = server.storage.admit(gate)
+            server.outage.succeeded()
+            return admission
+        except Exception as exc:
+            server.outage.failed(f"checking the limits of job {gate.job_id}", exc)
+            if server.killed.wait(backoff.next_delay()):
+                return None
+
+
+def release_slot(server: ServerContext, fetched: FetchedJob, limits: JobLimits | None) -> None:
+    """Give back the job's concurrency slot (if it has a limit), enqueueing the next waiter.
+    If the storage cannot be reached, the servers' slot keeper duty enqueues it later."""
+    if limits is None or limits.concurrency_key is None:
+        return
+    try:
+        server.storage.release_slot(
+            limits.concurrency_key, fetched.id, fetched.state_id, server.clock.now()
+        )
+    except Exception as exc:
+        server.outage.failed(f"releasing the concurrency slot of job {fetched.id}", exc)
