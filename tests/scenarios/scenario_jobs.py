@@ -178,3 +178,27 @@ async def async_self_reference() -> list[object]:
     loop: list[object] = []
     loop.append(loop)
     return loop
+
+
+def log_run(marker_dir: str, name: str, seconds: float) -> str:
+    """Append "start NAME" and, `seconds` later, "end NAME" to runs.log (appends of one short
+    line are atomic, so the file's order is the order things happened in, across processes)."""
+    log = Path(marker_dir, "runs.log")
+    with log.open("a") as handle:
+        handle.write(f"start {name} {time.time()!r}\n")
+    time.sleep(seconds)
+    with log.open("a") as handle:
+        handle.write(f"end {name} {time.time()!r}\n")
+    return name
+
+
+@stoker.job(concurrency=2)
+def two_at_a_time(marker_dir: str, name: str, seconds: float) -> str:
+    """At most two of these run at once, across all servers."""
+    return log_run(marker_dir, name, seconds)
+
+
+@stoker.job(rate_limit="2/s")
+def two_per_second(marker_dir: str, name: str) -> str:
+    """At most two of these start per second, across all servers."""
+    return log_run(marker_dir, name, 0.0)
