@@ -24,7 +24,7 @@ STATE_COLUMNS = {
     "Succeeded": ["Duration", "Latency", "Result"],
     "Failed": ["Exception", "Failed"],
     "Deleted": ["Reason", "Deleted"],
-    "Awaiting": ["Parent", "Waiting since"],
+    "Awaiting": ["Waiting for", "Waiting since"],
 }
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from stoker.core.limits import CONCURRENCY_KEY_PARAM, CONCURRENCY_PARAM
 from stoker.core.protocols import Monitor
 from stoker.core.records import JobRecord, LogLine, SearchResult, StateRecord
 from stoker.core.states import may_still_run
@@ -196,6 +197,11 @@ def _entry_details(state: StateRecord) -> list[tuple[str, str]]:
             shown.append(("Attempt", f"{data.get('retry_attempt')} of {data.get('retries')}"))
     elif state.name == "Processing":
         shown += [("Server", str(data.get("server_id"))), ("Worker", str(data.get("worker_id")))]
+    elif state.name == "Awaiting" and CONCURRENCY_KEY_PARAM in data:
+        shown += [
+            ("Concurrency key", str(data.get(CONCURRENCY_KEY_PARAM))),
+            ("Limit", str(data.get(CONCURRENCY_PARAM))),
+        ]
     elif state.name == "Awaiting":
         shown += [
             ("Parent", str(data.get("parent_id"))),
