@@ -484,7 +484,7 @@ def test_every_statement_is_short_enough_for_psycopgs_query_cache() -> None:
     assert not too_long
 
 
-def test_a_schema_of_version_2_gains_idempotency_keys_and_keeps_its_jobs(
+def test_a_schema_of_version_2_gains_keys_and_limits_and_keeps_its_jobs(
     postgres_url: str,
 ) -> None:
     from dataclasses import replace
@@ -496,10 +496,11 @@ def test_a_schema_of_version_2_gains_idempotency_keys_and_keeps_its_jobs(
     opened.close()
     schema = _schema_of(postgres_url)
     with psycopg.connect(postgres_url.partition("?")[0], autocommit=True) as conn:
-        for table in ("idempotency", "unique_key"):
+        tables = ("idempotency", "unique_key", "concurrency_slot", "concurrency_wait", "rate_start")
+        for table in tables:
             conn.execute(sql.SQL("DROP TABLE {}.{}").format(*map(sql.Identifier, (schema, table))))
         conn.execute(
-            sql.SQL("DELETE FROM {}.schema_version WHERE version = 3").format(
+            sql.SQL("DELETE FROM {}.schema_version WHERE version >= 3").format(
                 sql.Identifier(schema)
             )
         )
@@ -510,5 +511,6 @@ def test_a_schema_of_version_2_gains_idempotency_keys_and_keeps_its_jobs(
         (first,) = upgraded.create_jobs([keyed])
         assert upgraded.create_jobs([keyed]) == [first]
         assert first != old_job
+        assert upgraded.promote_waiting(at(1), 10) == 0  # the limits' tables are there
     finally:
         upgraded.close()

@@ -298,7 +298,7 @@ def test_explain_helper_sees_a_full_scan(storage: SQLiteStorage) -> None:
     assert any(step.startswith("SCAN") and " USING " not in step for step in plan)
 
 
-def test_a_file_of_version_1_gains_idempotency_keys_and_keeps_its_jobs(tmp_path: Path) -> None:
+def test_a_file_of_version_1_gains_keys_and_limits_and_keeps_its_jobs(tmp_path: Path) -> None:
     from dataclasses import replace
 
     from stoker.testing.contract import at, make_job
@@ -311,6 +311,9 @@ def test_a_file_of_version_1_gains_idempotency_keys_and_keeps_its_jobs(tmp_path:
     conn.execute("DROP TABLE idempotency")  # what version 1 had
     conn.execute("DROP TABLE unique_key")
     conn.execute("DROP TRIGGER job_unique_freed")
+    for table in ("concurrency_slot", "concurrency_wait", "rate_start"):  # version 3's
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("DROP TRIGGER job_limits_freed")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -322,5 +325,6 @@ def test_a_file_of_version_1_gains_idempotency_keys_and_keeps_its_jobs(tmp_path:
         (first,) = upgraded.create_jobs([keyed])
         assert upgraded.create_jobs([keyed]) == [first]
         assert first != old_job
+        assert upgraded.promote_waiting(at(1), 10) == 0  # the limits' tables are there
     finally:
         upgraded.close()
