@@ -38,7 +38,7 @@ def concurrency_limit(app: stoker.App, n: int) -> None:
 
 
 def rate_limit(app: stoker.App, n: int) -> None:
-    app.with_options(rate_key="api", rate_limit="1000000/s").enqueue(noop)
+    app.with_options(rate_key="api", rate_limit="100000/s").enqueue(noop)
 
 
 WAYS: dict[str, Way] = {
