@@ -18,11 +18,12 @@ _DRIVERS: dict[str, tuple[str, str, str]] = {
     "postgres": ("stoker.storage.postgres", "PostgresStorage", "postgres"),
     "redis": ("stoker.storage.redis", "RedisStorage", "redis"),
     "rediss": ("stoker.storage.redis", "RedisStorage", "redis"),
+    "memory": ("stoker.storage.memory", "MemoryStorage", ""),
 }
 
 
 def open_storage(url: str, **options: Any) -> Storage:
-    """Open the storage a URL names: sqlite:///file.db, postgresql://…, redis://…"""
+    """Open the storage a URL names: sqlite:///file.db, postgresql://…, redis://…, memory://…"""
     scheme, sep, _ = url.partition("://")
     if not sep:
         raise StorageURLError(
