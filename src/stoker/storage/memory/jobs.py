@@ -166,7 +166,9 @@ def apply_change(data: MemoryData, change: StateChange, effects: Effects) -> boo
     return True
 
 
-def release_children(data: MemoryData, parent: JobRow, change: StateChange, effects: Effects) -> None:
+def release_children(
+    data: MemoryData, parent: JobRow, change: StateChange, effects: Effects
+) -> None:
     """Resolve the Awaiting children of a job that just entered its state: enqueue those
     waiting for it, delete those whose condition can no longer be met (the parent is final),
     and resolve the children of those deleted in turn, so no grandchild waits forever."""
@@ -185,7 +187,9 @@ def release_children(data: MemoryData, parent: JobRow, change: StateChange, effe
             if resolved.name == "Deleted":
                 expiry = change.deleted_children_expire_at or child.deleted_expire_at
                 work.append((child, "Deleted"))
-            move = Move(resolved.name, at, resolved.reason, dumps(resolved.data()), expire_at=expiry)
+            move = Move(
+                resolved.name, at, resolved.reason, dumps(resolved.data()), expire_at=expiry
+            )
             data.move(child, move, effects)
 
 

@@ -13,8 +13,14 @@ from stoker.core.records import (
     RecurringRecord,
     ServerRecord,
 )
-from stoker.core.search import SearchedPages, ascii_lower, merge_id_match, page_of, searched_id
-from stoker.core.search import text_matches
+from stoker.core.search import (
+    SearchedPages,
+    ascii_lower,
+    merge_id_match,
+    page_of,
+    searched_id,
+    text_matches,
+)
 from stoker.core.states import STATE_NAMES
 from stoker.storage.common.due import check_by_due
 from stoker.storage.memory.data import JobRow, MemoryData, loads
@@ -97,7 +103,9 @@ class MemoryMonitorReads(SearchedPages):
             return self._records_by_ids(ids)
         with self._read() as data:
             if by_due:
-                return [job_record(row) for row in _due_page(data, queue, offset, limit, newest_first)]
+                return [
+                    job_record(row) for row in _due_page(data, queue, offset, limit, newest_first)
+                ]
             rows = data.in_state(state, queue)
             rows.sort(key=lambda row: row.order_key, reverse=newest_first)
             return [job_record(row) for row in _page(rows, offset, limit)]
