@@ -11,8 +11,10 @@ from stoker.testing.contract import StorageContract
 
 
 class TestMemoryContract(StorageContract):
-    @pytest.fixture
-    def storage(self) -> Iterator[Storage]:
-        opened = open_storage("memory://")
+    # Private data, and data shared by name (this test's own name).
+    @pytest.fixture(params=["private", "named"])
+    def storage(self, request: pytest.FixtureRequest) -> Iterator[Storage]:
+        url = request.getfixturevalue("memory_url") if request.param == "named" else "memory://"
+        opened = open_storage(url)
         yield opened
         opened.close()
