@@ -68,6 +68,11 @@ def test_bad_urls_and_options_are_refused_clearly(
         open_storage(url, **options)
 
 
+def test_a_bad_name_given_to_the_class_is_refused_too() -> None:
+    with pytest.raises(StorageURLError, match="bad memory storage name 'a b'"):
+        MemoryStorage("a b")
+
+
 def test_closing_one_storage_leaves_the_others_of_its_name_working(memory_url: str) -> None:
     first, second = open_storage(memory_url), open_storage(memory_url)
     first.close()

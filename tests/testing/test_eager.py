@@ -145,6 +145,8 @@ def test_the_job_policy_of_the_app_applies(app: stoker.App) -> None:
         ({"max_jobs": 0}, ValueError),
         ({"max_jobs": True}, ValueError),
         ({"queues": "default"}, TypeError),
+        ({"queues": []}, ValueError),
+        ({"queues": ["x" * 65]}, stoker.JobDefinitionError),
     ],
 )
 def test_bad_options_are_refused(options: dict[str, object], error: type[Exception]) -> None:

@@ -28,7 +28,7 @@ def open_storage(url: str, **options: Any) -> Storage:
     if not sep:
         raise StorageURLError(
             f"not a storage URL: {redact_url(url)!r}; expected sqlite:///path.db, "
-            "postgresql://user@host:5432/db or redis://host:6379/0"
+            "postgresql://user@host:5432/db, redis://host:6379/0 or memory://"
         )
     driver = _DRIVERS.get(scheme.lower())
     if driver is None:

@@ -117,10 +117,13 @@ class EagerRunner:
             raise TypeError("queues is a list of queue names, not one string")
         if isinstance(max_jobs, bool) or not isinstance(max_jobs, int) or max_jobs < 1:
             raise ValueError(f"max_jobs must be an int >= 1, got {max_jobs!r}")
-        self._queues = tuple(queues) if queues is not None else None
+        # ServerOptions checks the queue names (and refuses an empty list).
+        options = ServerOptions(
+            queues=tuple(queues) if queues is not None else ("default",), workers=1, name="eager"
+        )
+        self._queues = options.queues if queues is not None else None
         self.raise_errors = raise_errors
         self.max_jobs = max_jobs
-        options = ServerOptions(queues=self._queues or ("default",), workers=1, name="eager")
         self._server = ServerContext(app.runtime, options)
         self._worker = _EagerWorker(self._server)
 

@@ -23,10 +23,15 @@ def parse_memory_url(url: str, options: dict[str, Any]) -> str:
     if options or "?" in name:
         given = ", ".join(sorted(options)) or name.partition("?")[2]
         raise StorageURLError(f"the memory storage takes no options (got {given})")
-    if name and not _NAME.fullmatch(name):
+    return check_name(name)
+
+
+def check_name(name: str) -> str:
+    """`name` if it can name shared data ("" names private data); StorageURLError if not."""
+    if name and not (isinstance(name, str) and _NAME.fullmatch(name)):
         raise StorageURLError(
-            f"bad memory storage name {name!r} in {url!r}: use letters, digits, '.', '_' and "
-            "'-' (at most 200, starting with a letter or digit), e.g. memory://tests"
+            f"bad memory storage name {name!r}: use letters, digits, '.', '_' and '-' (at "
+            "most 200, starting with a letter or digit), e.g. memory://tests"
         )
     return name
 

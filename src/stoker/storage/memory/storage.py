@@ -53,7 +53,7 @@ class MemoryStorage(MemoryMonitorReads):
     """Storage in this process's memory; see the module docstring for URLs and semantics."""
 
     def __init__(self, name: str = "") -> None:
-        self._data: MemoryData | None = registry.acquire(name)
+        self._data: MemoryData | None = registry.acquire(registry.check_name(name))
         self.name = name
         self._closed_message = (
             f"the memory storage memory://{name} is closed"
