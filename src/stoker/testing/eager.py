@@ -121,7 +121,7 @@ class EagerRunner:
         options = ServerOptions(
             queues=tuple(queues) if queues is not None else ("default",), workers=1, name="eager"
         )
-        self._queues = options.queues if queues is not None else None
+        self._queues = tuple(options.queues) if queues is not None else None
         self.raise_errors = raise_errors
         self.max_jobs = max_jobs
         self._server = ServerContext(app.runtime, options)
