@@ -17,7 +17,8 @@ state changes fenced by state ids, exactly-once recurring firing, keyed creates)
 the text of an increasing integer, never reused; params and state data are kept as JSON text,
 so they come back as JSON values as from any other storage. `wait_for_jobs` sleeps on the
 lock's condition, which an enqueue wakes; `watch_settled` (SettledNotices) is told of every job
-that reaches Succeeded, Failed or Deleted. Every time is the `now` the caller passes.
+that reaches Succeeded, Failed or Deleted. Every time is the `now` the caller passes. Built
+for tests: a page of a state sorts that state's jobs, and expiry scans every job.
 """
 
 from __future__ import annotations
