@@ -62,3 +62,9 @@ def redis_url() -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path: object) -> str:
     return f"sqlite:///{tmp_path}/stoker.db"
+
+
+@pytest.fixture
+def memory_url() -> str:
+    """A `memory://` name of this test's own (forgotten when its last storage closes)."""
+    return f"memory://test-{uuid.uuid4().hex[:12]}"

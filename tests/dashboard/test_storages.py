@@ -1,5 +1,5 @@
-"""End to end on SQLite, PostgreSQL and Redis: a real embedded server runs jobs, the dashboard
-shows them, and its actions steer them."""
+"""End to end on SQLite, PostgreSQL, Redis and memory://: a real embedded server runs jobs, the
+dashboard shows them, and its actions steer them."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ PAGES = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgres", "redis"])
+@pytest.fixture(params=["sqlite", "postgres", "redis", "memory"])
 def real_app(request: pytest.FixtureRequest) -> Iterator[stoker.App]:
     application = stoker.App(request.getfixturevalue(f"{request.param}_url"))
     yield application

@@ -13,7 +13,7 @@ from examples.fastapi_app.app import create_app
 LOCAL = ("127.0.0.1", 50000)  # the dashboard answers local clients only
 
 
-@pytest.fixture(params=["sqlite", "postgres", "redis"])
+@pytest.fixture(params=["sqlite", "postgres", "redis", "memory"])
 def storage_url(request: pytest.FixtureRequest) -> str:
     url: str = request.getfixturevalue(f"{request.param}_url")
     return url

@@ -14,7 +14,12 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 # name that prefixes it. Read from the bottom up: core <- storage drivers <- the opener;
 # core <- client <- dashboard; core <- server; all of them <- app <- cli <- `stoker` itself.
 CORE = "stoker.core"
-DRIVERS = ("stoker.storage.sqlite", "stoker.storage.postgres", "stoker.storage.redis")
+DRIVERS = (
+    "stoker.storage.sqlite",
+    "stoker.storage.postgres",
+    "stoker.storage.redis",
+    "stoker.storage.memory",
+)
 PARTS = ("stoker.storage", "stoker.client", "stoker.server", "stoker.dashboard")
 ALLOWED: dict[str, frozenset[str]] = {
     CORE: frozenset(),
@@ -24,7 +29,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "stoker.errors": frozenset({CORE}),
     "stoker.client": frozenset({CORE}),
     "stoker.server": frozenset({CORE}),
-    "stoker.testing": frozenset({CORE}),
+    "stoker.testing": frozenset({CORE, "stoker.testing.eager"}),
+    # Runs jobs as a server's worker does, for users' tests: the only testing module on a server.
+    "stoker.testing.eager": frozenset({CORE, "stoker.server"}),
     "stoker.dashboard": frozenset({CORE, "stoker.client"}),
     "stoker.app": frozenset({CORE, *PARTS}),
     "stoker.async_app": frozenset({CORE, *PARTS, "stoker.app"}),

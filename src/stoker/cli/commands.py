@@ -38,7 +38,20 @@ def load_app(args: argparse.Namespace) -> App:
         if not isinstance(app, App):
             raise StokerError(f"--app {args.app!r} is not a stoker.App (got {type(app).__name__})")
         return app
-    return App(getattr(args, "storage", None) or default_storage_url())
+    return App(storage_url(args))
+
+
+def storage_url(args: argparse.Namespace) -> str:
+    """--storage, else $STOKER_STORAGE, else the default file; never a memory:// storage,
+    whose jobs live in another process's memory (a command would see an empty one)."""
+    url: str = getattr(args, "storage", None) or default_storage_url()
+    if url.partition("://")[0].lower() == "memory":
+        raise StokerError(
+            f"{url} lives in the memory of the process that opened it: a `stoker` command "
+            "cannot see its jobs; use a storage processes share (sqlite:///stoker.db, "
+            "postgresql://…, redis://…)"
+        )
+    return url
 
 
 def _cli_value(text: str) -> Any:
@@ -288,10 +301,9 @@ def recurring_action(args: argparse.Namespace) -> int:
 
 
 def migrate(args: argparse.Namespace) -> int:
-    url = getattr(args, "storage", None) or default_storage_url()
     from stoker.storage import open_storage
 
-    storage = open_storage(url)  # every storage migrates its schema when opened
+    storage = open_storage(storage_url(args))  # every storage migrates its schema when opened
     migrate_now = getattr(storage, "migrate", None)
     if callable(migrate_now):
         migrate_now()

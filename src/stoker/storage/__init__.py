@@ -18,16 +18,17 @@ _DRIVERS: dict[str, tuple[str, str, str]] = {
     "postgres": ("stoker.storage.postgres", "PostgresStorage", "postgres"),
     "redis": ("stoker.storage.redis", "RedisStorage", "redis"),
     "rediss": ("stoker.storage.redis", "RedisStorage", "redis"),
+    "memory": ("stoker.storage.memory", "MemoryStorage", ""),
 }
 
 
 def open_storage(url: str, **options: Any) -> Storage:
-    """Open the storage a URL names: sqlite:///file.db, postgresql://…, redis://…"""
+    """Open the storage a URL names: sqlite:///file.db, postgresql://…, redis://…, memory://…"""
     scheme, sep, _ = url.partition("://")
     if not sep:
         raise StorageURLError(
             f"not a storage URL: {redact_url(url)!r}; expected sqlite:///path.db, "
-            "postgresql://user@host:5432/db or redis://host:6379/0"
+            "postgresql://user@host:5432/db, redis://host:6379/0 or memory://"
         )
     driver = _DRIVERS.get(scheme.lower())
     if driver is None:
