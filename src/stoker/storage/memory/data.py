@@ -127,6 +127,13 @@ class MemoryData:
         self.counters: dict[str, tuple[int, datetime | None]] = {}
         self.idempotency: dict[str, tuple[int, datetime]] = {}  # key -> (job id, expiry)
         self.unique: dict[str, int] = {}  # key -> job id
+        # Concurrency and rate limits (see limits.py): key -> {job id: state id of its slot},
+        # key -> {waiting job id: (its Awaiting state id, concurrency)} in line order, and
+        # rate key -> sorted start times, rate key -> {job id: reserved start}.
+        self.slots: dict[str, dict[int, int]] = {}
+        self.lines: dict[str, dict[int, tuple[int, int]]] = {}
+        self.starts: dict[str, list[datetime]] = {}
+        self.reservations: dict[str, dict[int, datetime]] = {}
         self.servers: dict[str, ServerRecord] = {}
         self.recurring: dict[str, RecurringRecord] = {}
         self.locks: dict[str, tuple[str, datetime]] = {}  # name -> (owner, expiry)

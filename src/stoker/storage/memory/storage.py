@@ -45,12 +45,13 @@ from stoker.core.records import (
 from stoker.storage.memory import jobs, registry, upkeep
 from stoker.storage.memory.data import Effects, MemoryData, utc, utc_or_none
 from stoker.storage.memory.jobs import parse_job_id
+from stoker.storage.memory.limits import MemoryLimits
 from stoker.storage.memory.monitor import MemoryMonitorReads
 
 __all__ = ["MemoryStorage"]
 
 
-class MemoryStorage(MemoryMonitorReads):
+class MemoryStorage(MemoryLimits, MemoryMonitorReads):
     """Storage in this process's memory; see the module docstring for URLs and semantics."""
 
     def __init__(self, name: str = "") -> None:
