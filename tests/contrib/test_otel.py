@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -187,3 +188,21 @@ def test_with_tracing_off_no_trace_context_is_stored(storage_url: str) -> None:
         info = app.get_job(job_id)
         assert info is not None
         assert TRACE_CONTEXT_PARAM not in info.params
+
+
+def test_an_async_app_enqueue_is_a_child_of_the_span_current_where_it_is_awaited(
+    storage_url: str, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    async def handle_request() -> str:
+        jobs_app = stoker.AsyncApp(storage_url, filters=[OpenTelemetryFilter(provider)])
+        try:
+            with provider.get_tracer("test").start_as_current_span("request"):
+                return await jobs_app.enqueue(jobs.add, 1, 2)
+        finally:
+            await jobs_app.aclose()
+
+    job_id = asyncio.run(handle_request())
+    (request,) = spans_named(exporter, "request")
+    (publish,) = spans_named(exporter, "publish default")
+    assert parent_of(publish) == ids(request)[1]
+    assert attribute(publish, "messaging.message.id") == job_id
