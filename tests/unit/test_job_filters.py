@@ -11,6 +11,7 @@ import pytest
 import stoker
 from stoker.core.clock import SystemClock
 from stoker.core.context import JobContext
+from stoker.core.interrupts import bind_guard, unbind_guard
 from stoker.core.job_filters import Creation, create_filtered, performing, sort_filters
 from stoker.core.records import NewJob, StateRecord
 from stoker.core.state_machine import ElectionContext
@@ -104,3 +105,35 @@ def test_perform_filters_nest_in_order() -> None:
     with performing([Both("outer", log), Both("inner", log)], job):
         log.append("run")
     assert log == ["outer before j1", "inner before j1", "run", "inner after j1", "outer after j1"]
+
+
+class RecordingGuard:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def raise_shield(self) -> None:
+        self.log.append("shield up")
+
+    def lower_shield(self) -> None:
+        self.log.append("shield down")
+
+
+def test_perform_filters_are_entered_behind_the_interrupt_shield() -> None:
+    # A cancellation interrupt must not land inside a filter's set-up (see performing).
+    log: list[str] = []
+    job = JobContext("j1", "m:f", "default", {}, storage=None, clock=SystemClock())  # type: ignore[arg-type]
+    token = bind_guard(RecordingGuard(log))
+    try:
+        with performing([Both("outer", log), Both("inner", log)], job):
+            log.append("run")
+    finally:
+        unbind_guard(token)
+    assert log == [
+        "shield up",
+        "outer before j1",
+        "inner before j1",
+        "shield down",
+        "run",
+        "inner after j1",
+        "outer after j1",
+    ]

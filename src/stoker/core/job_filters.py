@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from stoker.core.context import JobContext
+from stoker.core.interrupts import shielded
 from stoker.core.records import NewJob
 from stoker.core.state_machine import StateFilter
 
@@ -91,6 +92,9 @@ def create_filtered(
 def performing(filters: Sequence[PerformFilter], job: JobContext) -> Iterator[None]:
     """Every filter's `performing` of `job`, the first filter outermost."""
     with ExitStack() as stack:
-        for each in filters:
-            stack.enter_context(each.performing(job))
+        # A cancellation interrupt (the job was deleted) waits until every filter is entered:
+        # raised in the middle of one, it would leave that filter half set up.
+        with shielded():
+            for each in filters:
+                stack.enter_context(each.performing(job))
         yield
