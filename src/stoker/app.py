@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Unpack
 
 from stoker.client import Client
 from stoker.core.clock import Clock
+from stoker.core.job_filters import Filter
 from stoker.core.jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, validate_queue_name
 from stoker.core.runtime import build_runtime
-from stoker.core.state_machine import Retention, StateFilter, StateMachine
+from stoker.core.state_machine import Retention, StateMachine
 from stoker.server import Server, ServerOptions, ServerSettings, run_forever
 from stoker.storage import Storage, open_storage
 
@@ -36,10 +37,12 @@ class App(Client):
 
     `storage` is a URL (sqlite:///…, postgresql://…, redis://…) or a Storage instance; the default
     is $STOKER_STORAGE or `sqlite:///stoker.db`. Filters run in order after the built-in ones
-    (retry, continuations, statistics). With `require_marked_jobs=True` only functions marked
-    with `@stoker.job` may be enqueued, and a server runs nothing else; with `allowed_modules`
-    (e.g. `["myapp.tasks"]`) only functions in those modules and their submodules. An
-    idempotency key (`with_options(idempotency_key=…)`) names its job for `idempotency_window`.
+    (retry, continuations, statistics); a filter may instead (or also) take part in creating
+    jobs or running them (`stoker.core.job_filters`), as OpenTelemetry tracing does. With
+    `require_marked_jobs=True` only functions marked with `@stoker.job` may be enqueued, and a
+    server runs nothing else; with `allowed_modules` (e.g. `["myapp.tasks"]`) only functions in
+    those modules and their submodules. An idempotency key (`with_options(idempotency_key=…)`)
+    names its job for `idempotency_window`.
     """
 
     def __init__(
@@ -50,7 +53,7 @@ class App(Client):
         retention: Retention | None = None,
         default_retries: int = DEFAULT_RETRIES,
         default_queue: str = DEFAULT_QUEUE,
-        filters: Sequence[StateFilter] = (),
+        filters: Sequence[Filter] = (),
         require_marked_jobs: bool = False,
         allowed_modules: Sequence[str] | None = None,
         idempotency_window: timedelta = timedelta(days=1),

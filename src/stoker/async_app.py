@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,7 +44,10 @@ class _Calls:
 
     async def run(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(func, *args, **kwargs))
+        # In the caller's context variables, as asyncio.to_thread does: a creation filter
+        # must see what is current where the call was awaited (the request's span, say).
+        call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
+        return await loop.run_in_executor(self.executor, call)
 
 
 class AsyncApp:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-HEAVY = ("asyncio", "ssl", "starlette", "jinja2", "uvicorn", "psycopg", "redis")
+HEAVY = ("asyncio", "ssl", "starlette", "jinja2", "uvicorn", "psycopg", "redis", "opentelemetry")
 
 
 def _loaded_after(code: str) -> set[str]:
@@ -28,6 +28,16 @@ def test_a_server_of_def_jobs_on_sqlite_loads_no_asyncio_web_library_or_other_dr
         "with app.server(workers=2, poll_interval=0.05): pass"
     )
     assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_opentelemetry_is_loaded_only_by_its_integration() -> None:
+    # stoker[otel] is an extra: `import stoker`, an App and its client never load it, even
+    # when it is installed (as it is here); the integration module does.
+    loaded = _loaded_after(
+        "import stoker\napp = stoker.App('sqlite://:memory:')\nimport stoker.client.client"
+    )
+    assert "opentelemetry" not in loaded
+    assert "opentelemetry" in _loaded_after("import stoker.contrib.otel")
 
 
 def test_async_app_is_loaded_on_first_use() -> None:

@@ -37,7 +37,11 @@ ALLOWED: dict[str, frozenset[str]] = {
     "stoker.async_app": frozenset({CORE, *PARTS, "stoker.app"}),
     "stoker.cli": frozenset({CORE, *PARTS, "stoker.app"}),
     "stoker": frozenset({"*"}),  # the public API and `python -m stoker`
+    # Integrations (an optional extra each) build on the public layers; nothing imports them,
+    # not even `stoker` itself: a user imports the one they use (see CONTRIB below).
+    "stoker.contrib": frozenset({CORE, *PARTS, "stoker.app", "stoker.async_app"}),
 }
+CONTRIB = "stoker.contrib"
 # Third-party and standard-library packages only some parts may use: a driver only in its
 # storage, the web libraries only in the dashboard and what is built on it.
 WEB = {"stoker.dashboard", "stoker.app", "stoker.cli", "stoker"}
@@ -49,6 +53,7 @@ RESTRICTED = {
     "starlette": WEB,
     "jinja2": WEB,
     "uvicorn": WEB,
+    "opentelemetry": {CONTRIB},
 }
 
 
@@ -106,7 +111,8 @@ def upward_imports(graph: Mapping[str, set[str]]) -> list[str]:
         for target in sorted(targets):
             if target in graph and target.startswith("stoker"):
                 other = part_of(target, ALLOWED)
-                if other != own and not ALLOWED[own] & {other, "*"}:
+                forbidden = other == CONTRIB and own != CONTRIB  # not even for `stoker`
+                if forbidden or (other != own and not ALLOWED[own] & {other, "*"}):
                     bad.append(f"{module} -> {target}")
             elif own not in RESTRICTED.get(target.split(".")[0], {own}):
                 bad.append(f"{module} -> {target}")
@@ -181,6 +187,10 @@ def tangled(tmp_path: Path) -> Path:
         "stoker/storage/__init__.py": "",
         "stoker/storage/sqlite/__init__.py": "from ..redis import x\n",
         "stoker/storage/redis/__init__.py": "",
+        "stoker/contrib/__init__.py": "",
+        "stoker/contrib/otel.py": "import opentelemetry.trace\nfrom stoker.core import jobs\n",
+        "stoker/app.py": "from stoker.contrib import otel\n",
+        "stoker/cli/__init__.py": "import opentelemetry\n",
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +202,8 @@ def test_the_rules_see_type_checking_function_level_and_relative_imports(tangled
     graph = import_graph(tangled)
     assert import_circles(graph) == [["stoker.client", "stoker.client.plan"]]
     assert upward_imports(graph) == [
+        "stoker.app -> stoker.contrib.otel",
+        "stoker.cli -> opentelemetry",
         "stoker.core.jobs -> redis",
         "stoker.core.jobs -> starlette",
         "stoker.core.states -> stoker.client",

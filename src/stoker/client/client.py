@@ -21,6 +21,7 @@ from stoker.core import reasons
 from stoker.core.clock import ensure_aware_utc
 from stoker.core.errors import JobDefinitionError, JobNotFoundError
 from stoker.core.interrupts import shielded
+from stoker.core.job_filters import create_filtered
 from stoker.core.job_info import JobInfo
 from stoker.core.jobs import (
     CRASHES_PARAM,
@@ -391,7 +392,10 @@ class Client:
         check_limits(jobs[0].function, jobs[0].params)  # one function, one params per call
         if calls.idempotency_key is not None or calls.unique_key is not None or options.unique:
             jobs = [self._keyed(job, bool(options.unique)) for job in jobs]
-        return self._runtime.storage.create_jobs(jobs)
+        runtime = self._runtime
+        if runtime.creation_filters:
+            return create_filtered(runtime.creation_filters, jobs, runtime.storage.create_jobs)
+        return runtime.storage.create_jobs(jobs)
 
     def _keyed(self, job: NewJob, unique: bool) -> NewJob:
         """`job` with this client's idempotency and unique keys (the function's own unique key

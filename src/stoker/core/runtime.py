@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from stoker.core.clock import Clock, SystemClock
 from stoker.core.filters import ContinuationsFilter, RetryFilter, StatisticsFilter
+from stoker.core.job_filters import CreationFilter, Filter, PerformFilter, sort_filters
 from stoker.core.jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, validate_queue_name
 from stoker.core.protocols import Storage
 from stoker.core.state_machine import Retention, StateFilter, StateMachine
@@ -31,6 +32,10 @@ class Runtime:
     # Job policy: which functions may be enqueued and run.
     require_marked_jobs: bool = False
     allowed_modules: tuple[str, ...] | None = None
+    # Filters around the client's creation of jobs and around each job function's run (empty,
+    # as they are unless an App is given some, they cost one check per enqueue and per job).
+    creation_filters: tuple[CreationFilter, ...] = ()
+    perform_filters: tuple[PerformFilter, ...] = ()
 
 
 def build_runtime(
@@ -40,13 +45,14 @@ def build_runtime(
     retention: Retention | None = None,
     default_retries: int = DEFAULT_RETRIES,
     default_queue: str = DEFAULT_QUEUE,
-    filters: Sequence[StateFilter] = (),
+    filters: Sequence[Filter] = (),
     require_marked_jobs: bool = False,
     allowed_modules: Sequence[str] | None = None,
     idempotency_window: timedelta = timedelta(days=1),
 ) -> Runtime:
-    """A Runtime with checked settings and the built-in filters (retry, continuations,
-    statistics) ahead of `filters`."""
+    """A Runtime with checked settings and the built-in state filters (retry, continuations,
+    statistics) ahead of the state filters of `filters`; its creation and perform filters
+    go to the Runtime, in the order given."""
     if (
         isinstance(default_retries, bool)
         or not isinstance(default_retries, int)
@@ -59,6 +65,7 @@ def build_runtime(
         )
     if isinstance(allowed_modules, str):
         raise TypeError("allowed_modules is a list of module names, not one string")
+    sorted_filters = sort_filters(filters)
     clock = clock or SystemClock()
     retention = retention or Retention()
     builtin: list[StateFilter] = [
@@ -69,11 +76,13 @@ def build_runtime(
     return Runtime(
         storage=storage,
         clock=clock,
-        state_machine=StateMachine(storage, clock, [*builtin, *filters], retention),
+        state_machine=StateMachine(storage, clock, [*builtin, *sorted_filters.state], retention),
         retention=retention,
         default_queue=validate_queue_name(default_queue),
         default_retries=default_retries,
         idempotency_window=idempotency_window,
         require_marked_jobs=require_marked_jobs,
         allowed_modules=tuple(allowed_modules) if allowed_modules is not None else None,
+        creation_filters=sorted_filters.creation,
+        perform_filters=sorted_filters.perform,
     )

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from stoker.core.clock import Clock
 from stoker.core.protocols import Storage
@@ -55,6 +55,7 @@ class ElectionContext:
     release_continuations: bool = False
 
 
+@runtime_checkable
 class StateFilter(Protocol):
     """A feature that takes part in state changes (retry, continuations, statistics, ...).
 

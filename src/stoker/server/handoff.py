@@ -51,7 +51,8 @@ def hand_off(
     server.isolation.add_share()
     try:
         begin = time.perf_counter()
-        future = start_async(func, args, kwargs, run.running, server.async_loop)
+        filters = server.runtime.perform_filters
+        future = start_async(func, args, kwargs, run.running, server.async_loop, filters)
     except BaseException:
         server.isolation.leave_share()
         server.async_jobs.free_slot()

@@ -6,7 +6,7 @@ import ctypes
 import inspect
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import CancelledError as FutureCancelledError
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from stoker.core.context import JobContext, bind, unbind
 from stoker.core.errors import JobCancelledError, JobTimeoutError
 from stoker.core.interrupts import bind_guard, unbind_guard
+from stoker.core.job_filters import PerformFilter, performing
 
 if TYPE_CHECKING:
     import asyncio
@@ -244,13 +245,20 @@ def run_job(
     kwargs: dict[str, Any],
     running: RunningJob,
     async_loop: AsyncLoop,
+    filters: Sequence[PerformFilter] = (),
 ) -> Any:
-    """Call the job function; raise JobTimeoutError on timeout, JobCancelledError if cancelled."""
+    """Call the job function inside the perform `filters`; raise JobTimeoutError on timeout,
+    JobCancelledError if cancelled."""
     if inspect.iscoroutinefunction(func):
-        return _run_async(func, args, kwargs, running, async_loop)
+        return _run_async(func, args, kwargs, running, async_loop, filters)
     token, guard = bind(running.context), bind_guard(running)
     try:
-        return _call_sync(func, args, kwargs, running)
+        if not filters:
+            return _call_sync(func, args, kwargs, running)
+        # Around the whole call: the filters start before the deadline does and end after the
+        # call is settled, so no timeout interrupt can strike inside a filter.
+        with performing(filters, running.context):
+            return _call_sync(func, args, kwargs, running)
     finally:
         unbind_guard(guard)
         unbind(token)
@@ -284,9 +292,10 @@ def _run_async(
     kwargs: dict[str, Any],
     running: RunningJob,
     async_loop: AsyncLoop,
+    filters: Sequence[PerformFilter],
 ) -> Any:
     """An async job run to its end from the worker's thread (a job that must run alone)."""
-    future = start_async(func, args, kwargs, running, async_loop)
+    future = start_async(func, args, kwargs, running, async_loop, filters)
     wait_futures([future])
     return async_result(future, running)
 
@@ -297,14 +306,19 @@ def start_async(
     kwargs: dict[str, Any],
     running: RunningJob,
     async_loop: AsyncLoop,
+    filters: Sequence[PerformFilter] = (),
 ) -> Future[Any]:
-    """Start an async job as a task on the server's event loop; its deadline runs from now."""
+    """Start an async job as a task on the server's event loop, inside the perform `filters`
+    (entered in the task, so what they make current is the job's); its deadline runs from now."""
     import asyncio
 
     async def wrapper() -> Any:
         bind(running.context)  # each task runs in its own copy of the context
         try:
-            return await func(*args, **kwargs)
+            if not filters:
+                return await func(*args, **kwargs)
+            with performing(filters, running.context):
+                return await func(*args, **kwargs)
         except (Exception, asyncio.CancelledError, GeneratorExit):
             raise  # GeneratorExit: a task left on a closed loop is having its coroutine closed
         except BaseException as exc:

@@ -185,7 +185,8 @@ class Worker(threading.Thread):
                 run = AsyncRun(fetched, running, latency_ms, self._store_async_outcome)
                 hand_off(server, run, func, args, kwargs)
                 return None
-            result = run_job(func, args, kwargs, running, server.async_loop)
+            filters = server.runtime.perform_filters
+            result = run_job(func, args, kwargs, running, server.async_loop, filters)
         except BaseException as exc:  # a job's failure of any kind is recorded, even SystemExit
             server.untrack(running)
             return self.finish(fetched, failed_state(exc), exc, chain)
