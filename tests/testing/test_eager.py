@@ -152,3 +152,17 @@ def test_the_job_policy_of_the_app_applies(app: stoker.App) -> None:
 def test_bad_options_are_refused(options: dict[str, object], error: type[Exception]) -> None:
     with stoker.App("memory://") as app, pytest.raises(error):
         EagerRunner(app, **options)  # type: ignore[arg-type]
+
+
+def test_rate_limited_jobs_run_at_their_turns_as_the_clock_steps(
+    app: stoker.App, clock: FakeClock
+) -> None:
+    jobs.calls.clear()
+    limited = app.with_options(rate_key="mail", rate_limit="1/m")
+    first = limited.enqueue(jobs.record, "first")
+    second = limited.enqueue(jobs.record, "second")
+    assert run_until_idle(app).ids == [first, second]  # the second is put off, not run
+    assert (state(app, first), state(app, second)) == ("Succeeded", "Scheduled")
+    clock.advance(60)
+    assert run_until_idle(app).ids == [second]
+    assert [name for name, _ in jobs.calls] == ["first", "second"]

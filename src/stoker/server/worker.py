@@ -138,11 +138,7 @@ class Worker(threading.Thread):
     def _run_fetched(self, fetched: FetchedJob) -> FetchedJob | None:
         """Run the job once its limits admit it; one with a server crash on record runs alone
         (see CrashIsolation)."""
-        try:
-            limits = limits_of(fetched.function, fetched.params)
-        except JobDefinitionError as exc:  # params written by hand or by another program
-            return self.finish(fetched, failed_state(exc), exc)
-        if limits is not None and not admit_claimed(self.server, fetched, limits, self._defer):
+        if not self._admitted(fetched):
             return None
         crashes = crash_count(fetched.params)
         if crashes == 0 or crashes >= self.server.options.max_crashes:
@@ -156,12 +152,22 @@ class Worker(threading.Thread):
         self.finish(fetched, Enqueued(queue=fetched.queue, reason=reason), None)
         return None
 
+    def _admitted(self, fetched: FetchedJob) -> bool:
+        """Whether the claimed job's limits let it run now (see stoker.server.gate)."""
+        try:
+            limits = limits_of(fetched.function, fetched.params)
+        except JobDefinitionError as exc:  # params written by hand or by another program
+            self.finish(fetched, failed_state(exc), exc)
+            return False
+        return limits is None or admit_claimed(self.server, fetched, limits, self._defer)
+
     def _defer(self, fetched: FetchedJob, state: State) -> None:
         self._store_outcome(fetched, state, None)
 
     def perform(self, fetched: FetchedJob) -> None:
-        """Run the job and store its outcome; never raises."""
-        self._perform(fetched, chain=False)
+        """Run the job once its limits admit it, and store its outcome; never raises."""
+        if self._admitted(fetched):
+            self._perform(fetched, chain=False)
 
     def _perform(self, fetched: FetchedJob, *, chain: bool) -> FetchedJob | None:
         """Run the job and store its outcome; with `chain`, claim the next job in the same
