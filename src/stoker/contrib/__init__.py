@@ -1,0 +1,1 @@
+"""Integrations with web frameworks (Django, Flask); nothing in stoker imports them."""
