@@ -9,6 +9,7 @@ import sys
 import pytest
 
 HEAVY = ("asyncio", "ssl", "starlette", "jinja2", "uvicorn", "psycopg", "redis")
+FRAMEWORKS = ("django", "flask", "a2wsgi", "werkzeug", "asgiref")
 
 
 def _loaded_after(code: str) -> set[str]:
@@ -28,6 +29,12 @@ def test_a_server_of_def_jobs_on_sqlite_loads_no_asyncio_web_library_or_other_dr
         "with app.server(workers=2, poll_interval=0.05): pass"
     )
     assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_import_stoker_and_its_dashboard_load_no_web_framework() -> None:
+    loaded = _loaded_after("import stoker, stoker.dashboard\nstoker.App('sqlite://:memory:')")
+    assert loaded.isdisjoint(FRAMEWORKS), sorted(loaded & set(FRAMEWORKS))
+    assert "django" in _loaded_after("import stoker.contrib.django.asgi")  # the probe sees it
 
 
 def test_async_app_is_loaded_on_first_use() -> None:

@@ -65,8 +65,12 @@ def _section(raw: Mapping[str, Any], name: str, allowed: frozenset[str]) -> Mapp
 
 
 def stoker_settings() -> StokerSettings:
-    """settings.STOKER (default: {}), with a clear ImproperlyConfigured for a wrong shape."""
-    raw = getattr(settings, "STOKER", {})
+    """settings.STOKER (default: {}), checked."""
+    return parse_stoker_settings(getattr(settings, "STOKER", {}))
+
+
+def parse_stoker_settings(raw: object) -> StokerSettings:
+    """A STOKER setting's value, with a clear ImproperlyConfigured for a wrong shape or key."""
     if not isinstance(raw, Mapping):
         raise ImproperlyConfigured(f"settings.STOKER must be a dict, got {raw!r}")
     unknown = sorted(set(raw) - TOP_LEVEL)
