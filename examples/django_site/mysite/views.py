@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
-
 from mysite.tasks import count_users
+
 from stoker.contrib.django.conf import get_app
 
 
