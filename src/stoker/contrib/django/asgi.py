@@ -9,7 +9,7 @@ application = mount_dashboard(get_asgi_application(), "/stoker")
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, Unpack
 from urllib.parse import urlencode
@@ -95,11 +95,11 @@ def authorize_users(allow: Callable[[User], bool]) -> Callable[[Request], bool]:
     return authorize
 
 
-def django_allowed_hosts() -> list[str] | None:
-    """settings.ALLOWED_HOSTS in the dashboard's terms ('.example.com' is the domain and its
+def dashboard_hosts(allowed_hosts: Sequence[str]) -> list[str] | None:
+    """Django's ALLOWED_HOSTS in the dashboard's terms ('.example.com' is the domain and its
     sub-domains); None (the dashboard's local names) when the setting is empty."""
     hosts: list[str] = []
-    for host in settings.ALLOWED_HOSTS:
+    for host in allowed_hosts:
         if host.startswith("."):
             hosts.extend((host[1:], f"*{host}"))
         else:
@@ -127,7 +127,7 @@ def mount_dashboard(
         raise TypeError("mount_dashboard takes `allow(user) -> bool`, not `authorize`")
     configured = stoker_settings()
     merged: dict[str, Any] = {
-        "allowed_hosts": django_allowed_hosts(),
+        "allowed_hosts": dashboard_hosts(settings.ALLOWED_HOSTS),
         "secret_key": salted_hmac("stoker.contrib.django", "dashboard").digest(),
         **configured.dashboard,
         **options,
