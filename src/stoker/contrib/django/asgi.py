@@ -75,13 +75,24 @@ class DjangoUserMiddleware:
         session_key = request.cookies.get(settings.SESSION_COOKIE_NAME)
         user = await sync_to_async(user_of_session, thread_sensitive=True)(session_key)
         scope[USER_KEY] = user
-        if self.login_url and not user.is_authenticated and request.method in ("GET", "HEAD"):
+        if self._sends_to_login(request, user):
             # The path is the full one (Starlette's Mount keeps the prefix in it).
             here = f"{request.url.path}?{request.url.query}" if request.url.query else None
             target = f"{self.login_url}?{urlencode({'next': here or request.url.path})}"
             await RedirectResponse(target, 302)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def _sends_to_login(self, request: Request, user: User) -> bool:
+        """An anonymous browser opening a page (not the JSON API, not a form post: those get
+        the dashboard's 403) is sent to log in."""
+        api = f"{request.scope.get('root_path', '')}/api/"
+        return (
+            self.login_url is not None
+            and not user.is_authenticated
+            and request.method in ("GET", "HEAD")
+            and not request.url.path.startswith(api)
+        )
 
 
 def authorize_users(allow: Callable[[User], bool]) -> Callable[[Request], bool]:
