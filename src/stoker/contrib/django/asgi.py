@@ -77,8 +77,8 @@ class DjangoUserMiddleware:
         scope[USER_KEY] = user
         if self._sends_to_login(request, user):
             # The path is the full one (Starlette's Mount keeps the prefix in it).
-            here = f"{request.url.path}?{request.url.query}" if request.url.query else None
-            target = f"{self.login_url}?{urlencode({'next': here or request.url.path})}"
+            query = f"?{request.url.query}" if request.url.query else ""
+            target = f"{self.login_url}?{urlencode({'next': request.url.path + query})}"
             await RedirectResponse(target, 302)(scope, receive, send)
             return
         await self.app(scope, receive, send)
