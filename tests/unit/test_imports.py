@@ -9,6 +9,7 @@ import sys
 import pytest
 
 HEAVY = ("asyncio", "ssl", "starlette", "jinja2", "uvicorn", "psycopg", "redis", "opentelemetry")
+FRAMEWORKS = ("django", "flask", "a2wsgi", "werkzeug", "asgiref")
 
 
 def _loaded_after(code: str) -> set[str]:
@@ -38,6 +39,12 @@ def test_opentelemetry_is_loaded_only_by_its_integration() -> None:
     )
     assert "opentelemetry" not in loaded
     assert "opentelemetry" in _loaded_after("import stoker.contrib.otel")
+
+
+def test_import_stoker_and_its_dashboard_load_no_web_framework() -> None:
+    loaded = _loaded_after("import stoker, stoker.dashboard\nstoker.App('sqlite://:memory:')")
+    assert loaded.isdisjoint(FRAMEWORKS), sorted(loaded & set(FRAMEWORKS))
+    assert "django" in _loaded_after("import stoker.contrib.django.asgi")  # the probe sees it
 
 
 def test_async_app_is_loaded_on_first_use() -> None:

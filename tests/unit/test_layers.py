@@ -21,6 +21,7 @@ DRIVERS = (
     "stoker.storage.memory",
 )
 PARTS = ("stoker.storage", "stoker.client", "stoker.server", "stoker.dashboard")
+CONTRIB = "stoker.contrib"
 ALLOWED: dict[str, frozenset[str]] = {
     CORE: frozenset(),
     "stoker.storage.common": frozenset({CORE}),
@@ -36,6 +37,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "stoker.app": frozenset({CORE, *PARTS}),
     "stoker.async_app": frozenset({CORE, *PARTS, "stoker.app"}),
     "stoker.cli": frozenset({CORE, *PARTS, "stoker.app"}),
+    # The framework integrations sit on top: the public API and the layers it is made of.
+    CONTRIB: frozenset({CORE, *PARTS, "stoker.app", "stoker.async_app", "stoker"}),
     "stoker": frozenset({"*"}),  # the public API and `python -m stoker`
     # Integrations (an optional extra each) build on the public layers; nothing imports them,
     # not even `stoker` itself: a user imports the one they use (see CONTRIB below).
@@ -44,8 +47,13 @@ ALLOWED: dict[str, frozenset[str]] = {
 CONTRIB = "stoker.contrib"
 # Third-party and standard-library packages only some parts may use: a driver only in its
 # storage, the web libraries only in the dashboard and what is built on it.
-WEB = {"stoker.dashboard", "stoker.app", "stoker.cli", "stoker"}
+WEB = {"stoker.dashboard", "stoker.app", "stoker.cli", "stoker", CONTRIB}
 RESTRICTED = {
+    # Each framework only in its own integration.
+    "django": {CONTRIB},
+    "asgiref": {CONTRIB},
+    "flask": {CONTRIB},
+    "a2wsgi": {CONTRIB},
     "sqlite3": {"stoker.storage.sqlite"},
     "psycopg": {"stoker.storage.postgres"},
     "psycopg_pool": {"stoker.storage.postgres"},
@@ -164,6 +172,21 @@ def test_stoker_has_no_import_circle() -> None:
 
 def test_no_part_of_stoker_imports_a_part_above_it_or_a_driver_it_does_not_own() -> None:
     assert upward_imports(import_graph(SRC)) == []
+
+
+def test_nothing_in_stoker_imports_the_framework_integrations() -> None:
+    # `stoker: {"*"}` lets the top package import any part, but never contrib: `import stoker`
+    # must work (and stay light) without Django or Flask installed.
+    graph = import_graph(SRC)
+    importers = sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        if not module.startswith(CONTRIB)
+        for target in targets
+        if target == CONTRIB or target.startswith(CONTRIB + ".")
+    )
+    assert importers == []
+    assert any(module.startswith(CONTRIB + ".") for module in graph), "contrib is scanned"
 
 
 def test_core_and_each_storage_driver_are_packages() -> None:

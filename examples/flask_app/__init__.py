@@ -1,0 +1,1 @@
+"""A Flask (WSGI) service that enqueues stoker jobs and serves the dashboard (see README.md)."""

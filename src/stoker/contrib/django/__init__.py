@@ -1,0 +1,1 @@
+"""stoker for Django: add "stoker.contrib.django" to INSTALLED_APPS (see docs/integrations.md)."""
