@@ -34,6 +34,8 @@ from stoker.core.jobs import (
     validate_idempotency_key,
     validate_unique_key,
 )
+from stoker.core.observers import notify_created
+from stoker.core.protocols import Storage
 from stoker.core.records import NewJob, StateRecord
 from stoker.core.runtime import Runtime
 from stoker.core.schedule import MISFIRE_POLICIES, Misfire
@@ -41,6 +43,7 @@ from stoker.core.states import STATE_NAMES, Awaiting, Deleted, Enqueued, Schedul
 
 ANY_FINAL_STATE = ("Succeeded", "Failed", "Deleted")
 MAX_BULK = 100_000
+_SAME_MOMENT = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
@@ -367,9 +370,24 @@ class Client:
         """Store the jobs, with this client's keys (only ever one job then: enqueue_many
         refuses keys and unique functions)."""
         calls = self._options
-        if calls.idempotency_key is not None or calls.unique_key is not None or options.unique:
+        keyed = calls.idempotency_key is not None or calls.unique_key is not None or options.unique
+        if keyed:
             jobs = [self._keyed(job, bool(options.unique)) for job in jobs]
-        return self._runtime.storage.create_jobs(jobs)
+        ids = self._runtime.storage.create_jobs(jobs)
+        if self._runtime.observers:
+            self._report_created(jobs, ids, keyed)
+        return ids
+
+    def _report_created(self, jobs: list[NewJob], ids: list[str], keyed: bool) -> None:
+        """Tell the observers which jobs were made: a keyed create may have made none."""
+        storage = self._runtime.storage
+        made = [
+            job
+            for job, job_id in zip(jobs, ids, strict=True)
+            if not keyed or _made(storage, job, job_id)
+        ]
+        if made:
+            notify_created(self._runtime.observers, made)
 
     def _keyed(self, job: NewJob, unique: bool) -> NewJob:
         """`job` with this client's idempotency and unique keys (the function's own unique key
@@ -392,6 +410,14 @@ class Client:
             idempotency_expire_at=expire_at,
             unique_key=unique_key,
         )
+
+
+def _made(storage: Storage, job: NewJob, job_id: str) -> bool:
+    """Whether a keyed create made `job_id` (else it returned the job that holds the key):
+    the stored job was created at the very moment this one was."""
+    details = storage.job_details(job_id)
+    # Within a millisecond, not equal: a storage may keep times less precisely than Python.
+    return details is not None and abs(details.job.created_at - job.created_at) < _SAME_MOMENT
 
 
 def _job(

@@ -9,6 +9,7 @@ from datetime import timedelta
 from stoker.core.clock import Clock, SystemClock
 from stoker.core.filters import ContinuationsFilter, RetryFilter, StatisticsFilter
 from stoker.core.jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, validate_queue_name
+from stoker.core.observers import JobObserver
 from stoker.core.protocols import Storage
 from stoker.core.state_machine import Retention, StateFilter, StateMachine
 
@@ -31,6 +32,18 @@ class Runtime:
     # Job policy: which functions may be enqueued and run.
     require_marked_jobs: bool = False
     allowed_modules: tuple[str, ...] | None = None
+    # Told of job creations, claims and run times (stoker.metrics is one); see JobObserver.
+    observers: tuple[JobObserver, ...] = ()
+
+    def observe(self, observer: JobObserver, state_filter: StateFilter | None = None) -> None:
+        """Add `observer`, and `state_filter` after every other filter. Servers made before
+        this call keep the filters they were made with."""
+        self.observers = (*self.observers, observer)
+        if state_filter is not None:
+            machine = self.state_machine
+            self.state_machine = StateMachine(
+                machine.storage, machine.clock, [*machine.filters, state_filter], machine.retention
+            )
 
 
 def build_runtime(
