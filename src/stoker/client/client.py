@@ -370,7 +370,11 @@ class Client:
         """Store the jobs, with this client's keys (only ever one job then: enqueue_many
         refuses keys and unique functions)."""
         calls = self._options
-        keyed = calls.idempotency_key is not None or calls.unique_key is not None or options.unique
+        keyed = (
+            calls.idempotency_key is not None
+            or calls.unique_key is not None
+            or bool(options.unique)
+        )
         if keyed:
             jobs = [self._keyed(job, bool(options.unique)) for job in jobs]
         ids = self._runtime.storage.create_jobs(jobs)
