@@ -12,10 +12,11 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 # What each part of stoker may import (besides itself). A module belongs to the longest part
 # name that prefixes it. Read from the bottom up: core <- storage drivers <- the opener;
-# core <- client <- dashboard; core <- server; all of them <- app <- cli <- `stoker` itself.
+# core <- client <- metrics <- dashboard; core <- server; all of them <- app <- cli <- `stoker`
+# itself.
 CORE = "stoker.core"
 DRIVERS = ("stoker.storage.sqlite", "stoker.storage.postgres", "stoker.storage.redis")
-PARTS = ("stoker.storage", "stoker.client", "stoker.server", "stoker.dashboard")
+PARTS = ("stoker.storage", "stoker.client", "stoker.server", "stoker.dashboard", "stoker.metrics")
 ALLOWED: dict[str, frozenset[str]] = {
     CORE: frozenset(),
     "stoker.storage.common": frozenset({CORE}),
@@ -25,7 +26,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "stoker.client": frozenset({CORE}),
     "stoker.server": frozenset({CORE}),
     "stoker.testing": frozenset({CORE}),
-    "stoker.dashboard": frozenset({CORE, "stoker.client"}),
+    # Metrics read an App through its runtime; the client only names its type.
+    "stoker.metrics": frozenset({CORE, "stoker.client"}),
+    "stoker.dashboard": frozenset({CORE, "stoker.client", "stoker.metrics"}),
     "stoker.app": frozenset({CORE, *PARTS}),
     "stoker.async_app": frozenset({CORE, *PARTS, "stoker.app"}),
     "stoker.cli": frozenset({CORE, *PARTS, "stoker.app"}),
@@ -42,6 +45,7 @@ RESTRICTED = {
     "starlette": WEB,
     "jinja2": WEB,
     "uvicorn": WEB,
+    "prometheus_client": {"stoker.metrics"},
 }
 
 
