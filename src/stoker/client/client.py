@@ -43,7 +43,6 @@ from stoker.core.states import STATE_NAMES, Awaiting, Deleted, Enqueued, Schedul
 
 ANY_FINAL_STATE = ("Succeeded", "Failed", "Deleted")
 MAX_BULK = 100_000
-_SAME_MOMENT = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
@@ -420,8 +419,8 @@ def _made(storage: Storage, job: NewJob, job_id: str) -> bool:
     """Whether a keyed create made `job_id` (else it returned the job that holds the key):
     the stored job was created at the very moment this one was."""
     details = storage.job_details(job_id)
-    # Within a millisecond, not equal: a storage may keep times less precisely than Python.
-    return details is not None and abs(details.job.created_at - job.created_at) < _SAME_MOMENT
+    # Every storage keeps times to the microsecond, and no two creates share one.
+    return details is not None and details.job.created_at == job.created_at
 
 
 def _job(

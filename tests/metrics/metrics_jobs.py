@@ -1,0 +1,27 @@
+"""Job functions of the metrics tests, importable by a `stoker server` subprocess."""
+
+from __future__ import annotations
+
+import threading
+
+import stoker
+
+# Set by a test to let `hold` end; a job in `hold` keeps a worker busy until then.
+RELEASE = threading.Event()
+
+
+def ok(n: int) -> int:
+    return n
+
+
+def boom() -> None:
+    raise ValueError("boom")
+
+
+def hold() -> None:
+    RELEASE.wait(30)
+
+
+def chatty(text: str) -> str:
+    stoker.current_job().log(text)
+    return text
