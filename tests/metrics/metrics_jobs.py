@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import stoker
 
@@ -20,6 +21,12 @@ def boom() -> None:
 
 def hold() -> None:
     RELEASE.wait(30)
+
+
+def nap(seconds: float) -> float:
+    """Keeps its worker busy a while, so that a batch of naps spreads over every server."""
+    time.sleep(seconds)
+    return seconds
 
 
 def chatty(text: str) -> str:

@@ -78,8 +78,7 @@ def expected_gauges(samples: Samples) -> None:
 def test_the_dashboard_metrics_show_a_known_workload(app: stoker.App) -> None:
     instrument(app)  # before the server: it keeps the filters it was made with
     dashboard = TestClient(app.dashboard(), base_url="http://127.0.0.1", client=("127.0.0.1", 5))
-    with app.server(workers=2, queues=["default", "mail"], poll_interval=0.05) as server:
-        server.options  # noqa: B018
+    with app.server(workers=2, queues=["default", "mail"], poll_interval=0.05):
         run_workload(app)
         wait_for(lambda: app.storage.count_by_state().get("Succeeded") == 4, what="4 succeeded")
         reply = dashboard.get("/metrics")
