@@ -32,3 +32,10 @@ def nap(seconds: float) -> float:
 def chatty(text: str) -> str:
     stoker.current_job().log(text)
     return text
+
+
+def spin(seconds: float) -> None:
+    """Runs Python code (short sleeps) for `seconds`, so a timeout interrupt can land."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.01)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client import Gauge
+from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -104,13 +104,22 @@ class StorageCollector(Collector):
 class SnapshotPublisher:
     """For prometheus_client's multiprocess mode, where a custom collector is not aggregated:
     gauges whose most recent value across the processes wins, set from a fresh snapshot
-    every `interval` seconds by a daemon thread until `stop()`."""
+    every `interval` seconds by a daemon thread until `stop()`. In multiprocess mode the
+    values go to files whatever `registry` says; outside it, they are exposed by `registry`."""
 
-    def __init__(self, monitor: Monitor, interval: float = 2.0) -> None:
+    def __init__(
+        self, monitor: Monitor, interval: float = 2.0, registry: CollectorRegistry | None = None
+    ) -> None:
         self.monitor = monitor
         self.interval = interval
         self._gauges = {
-            name: Gauge(name, text, [label] if label else [], multiprocess_mode="mostrecent")
+            name: Gauge(
+                name,
+                text,
+                [label] if label else [],
+                multiprocess_mode="mostrecent",
+                registry=registry,
+            )
             for name, text, label in GAUGES
         }
         self._seen: dict[str, set[str]] = {name: set() for name, _, _ in GAUGES}
