@@ -42,14 +42,18 @@ def stoker_server(url: str, port: int, *options: str) -> Iterator[subprocess.Pop
     assert process.returncode == 0, process.stderr.read() if process.stderr else ""
 
 
-def scraped_when(port: int, ready: str, check: dict[str, float], labels: dict[str, str]) -> Samples:
-    """Scrape until `check` holds (each sample name with `labels`); fail naming `ready`."""
+Expect = tuple[str, dict[str, str], float]
+
+
+def scraped_when(port: int, ready: str, *expected: Expect) -> Samples:
+    """Scrape until every (sample name, labels, value) of `expected` holds; a worker counts
+    a finished job just after storing it, so the first scrapes may come a moment early."""
 
     def matches() -> Samples | None:
         samples = scrape(port)
         if samples is None:
             return None
-        if all(value(samples, name, **labels) == count for name, count in check.items()):
+        if all(value(samples, name, **labels) == count for name, labels, count in expected):
             return samples
         return None
 
@@ -66,12 +70,15 @@ def test_a_server_process_serves_its_metrics(any_storage_url: str) -> None:
         for job_id in [*ids, failed]:
             app.wait(job_id, timeout=30)
         labels = {"function": OK, "queue": "default"}
-        samples = scraped_when(port, "3 runs", {"stoker_jobs_started_total": 3}, labels)
-        done = {**labels, "state": "Succeeded"}
-        assert value(samples, "stoker_jobs_finished_total", **done) == 3
-        assert value(samples, "stoker_jobs_created_total", **labels) is None  # made by the test
         failure = {"function": BOOM, "queue": "default", "state": "Failed"}
-        assert value(samples, "stoker_jobs_finished_total", **failure) == 1
+        samples = scraped_when(
+            port,
+            "3 runs and a failure",
+            ("stoker_jobs_started_total", labels, 3),
+            ("stoker_jobs_finished_total", {**labels, "state": "Succeeded"}, 3),
+            ("stoker_jobs_finished_total", failure, 1),
+        )
+        assert value(samples, "stoker_jobs_created_total", **labels) is None  # made by the test
         assert value(samples, "stoker_job_retries_total", function=BOOM, queue="default") is None
         assert value(samples, "stoker_jobs", state="Succeeded") == 3
         assert value(samples, "stoker_jobs", state="Failed") == 1
@@ -94,10 +101,13 @@ def test_two_server_processes_make_one_coherent_set(postgres_url: str) -> None:
         }
         assert len(runners) == 2, "both processes ran some of the jobs"
         labels = {"function": NAP, "queue": "default"}
-        samples = scraped_when(port, "12 runs added up", {"stoker_jobs_started_total": 12}, labels)
-        assert value(samples, "stoker_jobs_finished_total", **labels, state="Succeeded") == 12
-        runs = value(samples, "stoker_job_duration_seconds_count", **labels, outcome="Succeeded")
-        assert runs == 12
+        scraped_when(
+            port,
+            "12 runs added up",
+            ("stoker_jobs_started_total", labels, 12),
+            ("stoker_jobs_finished_total", {**labels, "state": "Succeeded"}, 12),
+            ("stoker_job_duration_seconds_count", {**labels, "outcome": "Succeeded"}, 12),
+        )
         # The storage's gauges, which the children keep up to date for the parent.
         wait_for(
             lambda: (
