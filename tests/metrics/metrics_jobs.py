@@ -39,3 +39,7 @@ def spin(seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+async def later(n: int) -> int:
+    return n
