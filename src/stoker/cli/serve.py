@@ -8,6 +8,7 @@ measured, its PSS went from 13.2 to 10.5 MiB (benchmarks/README.md, fifth round)
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from typing import TYPE_CHECKING
 
 from stoker.server.options import ServerOptions
@@ -37,6 +38,8 @@ def run_server(args: argparse.Namespace) -> int:
     options = server_options(args)  # validate before starting anything
     if args.processes < 1 or args.processes > 64:
         raise ValueError(f"--processes must be from 1 to 64, got {args.processes}")
+    if args.metrics_port is not None and importlib.util.find_spec("prometheus_client") is None:
+        raise ValueError("--metrics-port needs prometheus_client: pip install 'stoker[metrics]'")
     from stoker.server.processes import forget_child_marker, is_supervised_child
 
     supervised = is_supervised_child()
