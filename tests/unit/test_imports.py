@@ -8,7 +8,17 @@ import sys
 
 import pytest
 
-HEAVY = ("asyncio", "ssl", "starlette", "jinja2", "uvicorn", "psycopg", "redis", "opentelemetry")
+HEAVY = (
+    "asyncio",
+    "ssl",
+    "starlette",
+    "jinja2",
+    "uvicorn",
+    "psycopg",
+    "redis",
+    "opentelemetry",
+    "prometheus_client",
+)
 FRAMEWORKS = ("django", "flask", "a2wsgi", "werkzeug", "asgiref")
 
 
@@ -68,6 +78,24 @@ def test_the_supervisor_of_several_server_processes_loads_no_app_client_or_drive
     loaded = set(json.loads(done.stdout.splitlines()[-1]))
     unwanted = {"stoker.app", "stoker.client", "stoker.server.server", "stoker.storage", "sqlite3"}
     assert loaded.isdisjoint(unwanted), sorted(loaded & unwanted)
+
+
+def test_the_supervisor_with_a_metrics_port_loads_prometheus_client_but_no_app_or_driver() -> None:
+    # It serves the children's figures added up (multiprocess mode): only prometheus_client.
+    probe = (
+        "import json, sys\n"
+        "from stoker.cli.main import build_parser\n"
+        "import stoker.server.processes, stoker.metrics.supervisor\n"
+        "build_parser().parse_args(['server', '--processes', '2', '--metrics-port', '9100'])\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    unwanted = {"stoker.app", "stoker.client", "stoker.server.server", "stoker.storage", "sqlite3"}
+    assert loaded.isdisjoint(unwanted), sorted(loaded & unwanted)
+    assert "prometheus_client" in loaded
 
 
 def test_every_name_stoker_exports_is_importable_and_listed() -> None:

@@ -12,7 +12,8 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 # What each part of stoker may import (besides itself). A module belongs to the longest part
 # name that prefixes it. Read from the bottom up: core <- storage drivers <- the opener;
-# core <- client <- dashboard; core <- server; all of them <- app <- cli <- `stoker` itself.
+# core <- client <- metrics <- dashboard; core <- server; all of them <- app <- cli <- `stoker`
+# itself.
 CORE = "stoker.core"
 DRIVERS = (
     "stoker.storage.sqlite",
@@ -20,7 +21,13 @@ DRIVERS = (
     "stoker.storage.redis",
     "stoker.storage.memory",
 )
-PARTS = ("stoker.storage", "stoker.client", "stoker.server", "stoker.dashboard")
+PARTS = (
+    "stoker.storage",
+    "stoker.client",
+    "stoker.server",
+    "stoker.dashboard",
+    "stoker.metrics",
+)
 CONTRIB = "stoker.contrib"
 ALLOWED: dict[str, frozenset[str]] = {
     CORE: frozenset(),
@@ -33,18 +40,17 @@ ALLOWED: dict[str, frozenset[str]] = {
     "stoker.testing": frozenset({CORE, "stoker.testing.eager"}),
     # Runs jobs as a server's worker does, for users' tests: the only testing module on a server.
     "stoker.testing.eager": frozenset({CORE, "stoker.server"}),
-    "stoker.dashboard": frozenset({CORE, "stoker.client"}),
+    # Metrics read an App through its runtime; the client only names its type.
+    "stoker.metrics": frozenset({CORE, "stoker.client"}),
+    "stoker.dashboard": frozenset({CORE, "stoker.client", "stoker.metrics"}),
     "stoker.app": frozenset({CORE, *PARTS}),
     "stoker.async_app": frozenset({CORE, *PARTS, "stoker.app"}),
     "stoker.cli": frozenset({CORE, *PARTS, "stoker.app"}),
-    # The framework integrations sit on top: the public API and the layers it is made of.
+    # The integrations (an optional extra each) sit on top: the public API and the layers it
+    # is made of. Nothing imports them, not even `stoker`: a user imports the one they use.
     CONTRIB: frozenset({CORE, *PARTS, "stoker.app", "stoker.async_app", "stoker"}),
     "stoker": frozenset({"*"}),  # the public API and `python -m stoker`
-    # Integrations (an optional extra each) build on the public layers; nothing imports them,
-    # not even `stoker` itself: a user imports the one they use (see CONTRIB below).
-    "stoker.contrib": frozenset({CORE, *PARTS, "stoker.app", "stoker.async_app"}),
 }
-CONTRIB = "stoker.contrib"
 # Third-party and standard-library packages only some parts may use: a driver only in its
 # storage, the web libraries only in the dashboard and what is built on it.
 WEB = {"stoker.dashboard", "stoker.app", "stoker.cli", "stoker", CONTRIB}
@@ -62,6 +68,7 @@ RESTRICTED = {
     "jinja2": WEB,
     "uvicorn": WEB,
     "opentelemetry": {CONTRIB},
+    "prometheus_client": {"stoker.metrics"},
 }
 
 

@@ -109,6 +109,16 @@ def _add_server_parser(commands: Any) -> None:
         action="store_true",
         help="do not run the delayed/recurring schedulers here",
     )
+    server.add_argument(
+        "--metrics-port",
+        type=_port,
+        help="serve Prometheus metrics on this port (needs stoker[metrics]; docs/metrics.md)",
+    )
+    server.add_argument(
+        "--metrics-address",
+        default="127.0.0.1",
+        help="address the metrics port listens on (default: 127.0.0.1; 0.0.0.0 for all)",
+    )
     server.set_defaults(handler=serve.run_server)
 
 
@@ -272,6 +282,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 10_000:
         raise argparse.ArgumentTypeError("must be from 1 to 10000")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be a TCP port from 1 to 65535")
     return value
 
 

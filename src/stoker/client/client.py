@@ -37,6 +37,8 @@ from stoker.core.jobs import (
     validate_unique_key,
 )
 from stoker.core.limits import check_limits, limit_params
+from stoker.core.observers import notify_created
+from stoker.core.protocols import Storage
 from stoker.core.records import NewJob, StateRecord
 from stoker.core.runtime import Runtime
 from stoker.core.schedule import MISFIRE_POLICIES, Misfire
@@ -390,12 +392,32 @@ class Client:
         if calls.limits:
             jobs = _with_params(jobs, calls.limits)
         check_limits(jobs[0].function, jobs[0].params)  # one function, one params per call
-        if calls.idempotency_key is not None or calls.unique_key is not None or options.unique:
+        keyed = (
+            calls.idempotency_key is not None
+            or calls.unique_key is not None
+            or bool(options.unique)
+        )
+        if keyed:
             jobs = [self._keyed(job, bool(options.unique)) for job in jobs]
         runtime = self._runtime
         if runtime.creation_filters:
-            return create_filtered(runtime.creation_filters, jobs, runtime.storage.create_jobs)
-        return runtime.storage.create_jobs(jobs)
+            ids = create_filtered(runtime.creation_filters, jobs, runtime.storage.create_jobs)
+        else:
+            ids = runtime.storage.create_jobs(jobs)
+        if runtime.observers:
+            self._report_created(jobs, ids, keyed)
+        return ids
+
+    def _report_created(self, jobs: list[NewJob], ids: list[str], keyed: bool) -> None:
+        """Tell the observers which jobs were made: a keyed create may have made none."""
+        storage = self._runtime.storage
+        made = [
+            job
+            for job, job_id in zip(jobs, ids, strict=True)
+            if not keyed or _made(storage, job, job_id)
+        ]
+        if made:
+            notify_created(self._runtime.observers, made)
 
     def _keyed(self, job: NewJob, unique: bool) -> NewJob:
         """`job` with this client's idempotency and unique keys (the function's own unique key
@@ -418,6 +440,14 @@ class Client:
             idempotency_expire_at=expire_at,
             unique_key=unique_key,
         )
+
+
+def _made(storage: Storage, job: NewJob, job_id: str) -> bool:
+    """Whether a keyed create made `job_id` (else it returned the job that holds the key):
+    the stored job was created at the very moment this one was."""
+    details = storage.job_details(job_id)
+    # Every storage keeps times to the microsecond, and no two creates share one.
+    return details is not None and details.job.created_at == job.created_at
 
 
 def _job(

@@ -11,6 +11,7 @@ from stoker.core import reasons
 from stoker.core.cron import Schedule
 from stoker.core.errors import JobDefinitionError, JobNotFoundError
 from stoker.core.interrupts import shielded
+from stoker.core.observers import notify_created
 from stoker.core.records import RecurringRecord
 from stoker.core.runtime import Runtime
 from stoker.core.schedule import Misfire, next_run_for, occurrence_job
@@ -90,13 +91,16 @@ class RecurringJobs:
             if record.next_run is None:
                 # Paused: there is no next run to compare-and-set against, so the job is
                 # created on its own and last_run keeps the last scheduled occurrence.
-                return self._runtime.storage.create_jobs([job])[0]
+                (job_id,) = self._runtime.storage.create_jobs([job])
+                notify_created(self._runtime.observers, [job])
+                return job_id
             # The scheduler's exactly-once step with the schedule unchanged records the job as
             # the last run; losing to a scheduler firing at this instant just means read again.
             ids = self._runtime.storage.fire_recurring(
                 record.id, record.next_run, record.next_run, [job], now
             )
             if ids:
+                notify_created(self._runtime.observers, [job])
                 return ids[0]
         raise RuntimeError(f"could not trigger {recurring_id!r}: its schedule kept changing")
 

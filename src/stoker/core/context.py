@@ -13,6 +13,7 @@ from typing import Any
 from stoker.core.clock import Clock
 from stoker.core.errors import JobCancelledError, StokerError
 from stoker.core.interrupts import shielded
+from stoker.core.log_fields import log_fields
 from stoker.core.protocols import Storage
 from stoker.core.records import LogLine
 
@@ -30,6 +31,7 @@ class JobContext:
     params: Mapping[str, Any]
     storage: Storage = field(repr=False)
     clock: Clock = field(repr=False)
+    server_id: str | None = None  # the server running it, for the log lines' fields
     _cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -57,7 +59,8 @@ class JobContext:
     def log(self, message: str) -> None:
         """Store a line with the job (shown on its page) and write it to the `stoker.job` log."""
         text = str(message)[:MAX_LOG_LINE]
-        log.info("job %s: %s", self.id, text)
+        fields = log_fields(self.server_id, self.id, self.function, self.queue)
+        log.info("job %s: %s", self.id, text, extra=fields)
         with shielded():
             self.storage.append_log(self.id, LogLine(self.now(), text))
 

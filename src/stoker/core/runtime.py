@@ -10,6 +10,7 @@ from stoker.core.clock import Clock, SystemClock
 from stoker.core.filters import ContinuationsFilter, RetryFilter, StatisticsFilter
 from stoker.core.job_filters import CreationFilter, Filter, PerformFilter, sort_filters
 from stoker.core.jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, validate_queue_name
+from stoker.core.observers import JobObserver
 from stoker.core.protocols import Storage
 from stoker.core.state_machine import Retention, StateFilter, StateMachine
 
@@ -36,6 +37,18 @@ class Runtime:
     # as they are unless an App is given some, they cost one check per enqueue and per job).
     creation_filters: tuple[CreationFilter, ...] = ()
     perform_filters: tuple[PerformFilter, ...] = ()
+    # Told of job creations, claims and run times (stoker.metrics is one); see JobObserver.
+    observers: tuple[JobObserver, ...] = ()
+
+    def observe(self, observer: JobObserver, state_filter: StateFilter | None = None) -> None:
+        """Add `observer`, and `state_filter` after every other filter. Servers made before
+        this call keep the filters they were made with."""
+        self.observers = (*self.observers, observer)
+        if state_filter is not None:
+            machine = self.state_machine
+            self.state_machine = StateMachine(
+                machine.storage, machine.clock, [*machine.filters, state_filter], machine.retention
+            )
 
 
 def build_runtime(

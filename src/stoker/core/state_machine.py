@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from stoker.core.clock import Clock
+from stoker.core.log_fields import log_fields
 from stoker.core.protocols import Storage
 from stoker.core.records import CounterIncrement, FetchedJob, StateChange
 from stoker.core.states import Enqueued, Scheduled, State
@@ -170,7 +171,10 @@ class StateMachine:
                     state_filter.on_applied(context)
                 except Exception:  # a reporting filter must never undo a stored change
                     log.exception(
-                        "state filter %r failed after job %s changed", state_filter, context.job_id
+                        "state filter %r failed after job %s changed",
+                        state_filter,
+                        context.job_id,
+                        extra=log_fields(None, context.job_id, context.function, context.queue),
                     )
         return applied
 

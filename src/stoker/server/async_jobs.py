@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from stoker.core.log_fields import log_fields
+
 log = logging.getLogger("stoker.server")
 
 
@@ -22,7 +24,8 @@ class AsyncJobs:
     again, so at most `concurrency` async jobs run, plus one held by each waiting worker.
     """
 
-    def __init__(self, concurrency: int, finishers: int) -> None:
+    def __init__(self, concurrency: int, finishers: int, server_id: str | None = None) -> None:
+        self._fields = log_fields(server_id)
         self._slots = threading.Semaphore(concurrency)
         self._idle = threading.Condition()
         self._in_flight = 0
@@ -53,7 +56,7 @@ class AsyncJobs:
         try:
             self._finishers.submit(finish)
         except RuntimeError:  # closed: the server shut down, and gave its jobs back already
-            log.debug("server closed; an async job's late outcome is dropped")
+            log.debug("server closed; an async job's late outcome is dropped", extra=self._fields)
             release()
 
     def wait_idle(self, timeout: float) -> bool:

@@ -9,8 +9,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from stoker.core.errors import JobCancelledError
+from stoker.core.log_fields import log_fields
+from stoker.core.observers import notify_created
 from stoker.core.schedule import plan_occurrences
 from stoker.server.outage import Backoff
+from stoker.server.runner import job_log_fields
 
 if TYPE_CHECKING:
     from stoker.server.context import ServerContext
@@ -54,7 +57,11 @@ def heartbeat(server: ServerContext) -> None:
     if not server.storage.heartbeat(server.id, server.clock.now()):
         # Another server presumed us dead (e.g. after a long pause) and requeued our jobs;
         # register again so our remaining work is not requeued twice.
-        log.warning("server %s was presumed dead; announcing it again", server.id)
+        log.warning(
+            "server %s was presumed dead; announcing it again",
+            server.id,
+            extra=log_fields(server.id),
+        )
         server.announce()
 
 
@@ -102,7 +109,13 @@ def fire_due_recurring(server: ServerContext) -> None:
             continue
         created = storage.fire_recurring(record.id, record.next_run, next_run, jobs, now)
         if created:
-            log.info("recurring job %s created job(s) %s", record.id, ", ".join(created))
+            notify_created(server.runtime.observers, jobs[: len(created)])
+            log.info(
+                "recurring job %s created job(s) %s",
+                record.id,
+                ", ".join(created),
+                extra=log_fields(server.id),
+            )
         if record.error and created is not None:
             storage.record_recurring_error(record.id, None)
 
@@ -143,7 +156,11 @@ class Supervisor(threading.Thread):
         now = time.monotonic()
         for running in self.server.running_jobs():
             if running.enforce_deadline(now):
-                log.info("job %s ran past its timeout; interrupting it", running.context.id)
+                log.info(
+                    "job %s ran past its timeout; interrupting it",
+                    running.context.id,
+                    extra=job_log_fields(self.server.id, running),
+                )
 
     def _notice_cancellations(self) -> None:
         running_jobs = self.server.running_jobs()
@@ -158,7 +175,10 @@ class Supervisor(threading.Thread):
             if current is None or current != ("Processing", running.state_id):
                 if not running.context.cancelled:
                     log.info(
-                        "job %s was cancelled (now %s)", job_id, current[0] if current else "gone"
+                        "job %s was cancelled (now %s)",
+                        job_id,
+                        current[0] if current else "gone",
+                        extra=job_log_fields(self.server.id, running),
                     )
                 running.context.cancel()
                 if running.future is not None:  # async jobs are cancelled for real

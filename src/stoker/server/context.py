@@ -34,14 +34,16 @@ class ServerContext:
         self.stopping = threading.Event()  # no new jobs; background loops end
         self.killed = threading.Event()  # stop retrying anything: we are going away now
         self.stopped = threading.Event()  # fully shut down and unregistered
-        self.outage = OutageReporter()
+        self.outage = OutageReporter(self.id)
         self.async_loop = AsyncLoop()
         # The workers' statistics, written in bulk by the "statistics" duty (folding_counters).
         self.counters = CounterBuffer()
         self._state_machine = folding_counters(runtime.state_machine, self.counters)
         self.isolation = CrashIsolation()
         # Outcomes of async jobs are stored by as many threads as the workers that fetch them.
-        self.async_jobs = AsyncJobs(options.concurrency, finishers=max(2, options.workers))
+        self.async_jobs = AsyncJobs(
+            options.concurrency, finishers=max(2, options.workers), server_id=self.id
+        )
         # Keyed by the RunningJob's identity: one worker thread may have started many async jobs.
         self._running: dict[int, RunningJob] = {}
         self._running_lock = threading.Lock()

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stoker.core import reasons
+from stoker.core.log_fields import log_fields
+from stoker.core.observers import notify_ran
 from stoker.core.records import FetchedJob
 from stoker.core.states import Failed, State
 from stoker.server.outcomes import failed_state, succeeded_state
@@ -74,9 +76,12 @@ def finish_async(
         if future.cancelled() and server.killed.is_set() and not run.running.timed_out:
             return  # cancelled by the shutdown, which gave the job back to its queue
         state, error = outcome(run, future, duration_ms)
+        notify_ran(server.runtime.observers, run.fetched, state.name, duration_ms / 1000)
         run.store(run.fetched, state, error)
     except BaseException:
-        log.exception("could not store the outcome of job %s", run.fetched.id)
+        job = run.fetched
+        fields = log_fields(server.id, job.id, job.function, job.queue)
+        log.exception("could not store the outcome of job %s", job.id, extra=fields)
     finally:
         release(server, run)
 

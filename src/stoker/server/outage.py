@@ -7,6 +7,8 @@ import random
 import threading
 import time
 
+from stoker.core.log_fields import log_fields
+
 # Our own generator: jitter must not consume (or depend on) the application's seeded
 # global random state.
 _JITTER = random.Random()
@@ -17,7 +19,8 @@ log = logging.getLogger("stoker.server")
 class OutageReporter:
     """Shared by a server's loops so a database restart produces two log lines, not thousands."""
 
-    def __init__(self) -> None:
+    def __init__(self, server_id: str | None = None) -> None:
+        self._fields = log_fields(server_id)
         self._lock = threading.Lock()
         self._since: float | None = None
         self._failures = 0
@@ -26,7 +29,7 @@ class OutageReporter:
         with self._lock:
             self._failures += 1
             if self._since is not None:
-                log.debug("storage still unavailable (%s): %s", where, exc)
+                log.debug("storage still unavailable (%s): %s", where, exc, extra=self._fields)
                 return
             self._since = time.monotonic()
         log.error(
@@ -34,6 +37,7 @@ class OutageReporter:
             where,
             type(exc).__name__,
             exc,
+            extra=self._fields,
         )
 
     def succeeded(self) -> None:
@@ -44,7 +48,12 @@ class OutageReporter:
                 return
             lasted = time.monotonic() - self._since
             failures, self._since, self._failures = self._failures, None, 0
-        log.warning("storage is back after %.1f s (%d failed attempts)", lasted, failures)
+        log.warning(
+            "storage is back after %.1f s (%d failed attempts)",
+            lasted,
+            failures,
+            extra=self._fields,
+        )
 
 
 class Backoff:

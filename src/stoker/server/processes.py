@@ -11,6 +11,8 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 
+from stoker.core.log_fields import log_fields
+
 log = logging.getLogger("stoker.server")
 RESTART_DELAY = 1.0
 
@@ -62,7 +64,10 @@ def run_processes(count: int, argv: Sequence[str]) -> int:
                 code = child.poll()
                 if code is not None and not stopping:
                     log.error(
-                        "server process %d exited with %s; starting a new one", child.pid, code
+                        "server process %d exited with %s; starting a new one",
+                        child.pid,
+                        code,
+                        extra=log_fields(None),  # the supervisor is no server itself
                     )
                     time.sleep(RESTART_DELAY)
                     if stopping:  # the signal came during the pause: no new child

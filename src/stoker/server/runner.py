@@ -17,6 +17,7 @@ from stoker.core.context import JobContext, bind, unbind
 from stoker.core.errors import JobCancelledError, JobTimeoutError
 from stoker.core.interrupts import bind_guard, unbind_guard
 from stoker.core.job_filters import PerformFilter, performing
+from stoker.core.log_fields import log_fields
 
 if TYPE_CHECKING:
     import asyncio
@@ -373,6 +374,12 @@ def _check_returned_in_time(running: RunningJob) -> None:
 def _timeout_message(running: RunningJob) -> str:
     limit = running.context.params.get("timeout_s")
     return f"job {running.context.id} ran longer than its timeout of {limit} s"
+
+
+def job_log_fields(server_id: str, running: RunningJob) -> dict[str, str | None]:
+    """The log `extra` fields of a line about `running` on server `server_id`."""
+    job = running.context
+    return log_fields(server_id, job.id, job.function, job.queue)
 
 
 def timeout_of(params: dict[str, Any] | Any) -> float | None:

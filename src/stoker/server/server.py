@@ -11,12 +11,13 @@ from types import FrameType, TracebackType
 
 from stoker.core import reasons
 from stoker.core.errors import JobCancelledError
+from stoker.core.log_fields import log_fields
 from stoker.core.runtime import Runtime
 from stoker.core.states import Enqueued
 from stoker.server import background
 from stoker.server.context import ServerContext
 from stoker.server.options import ServerOptions
-from stoker.server.runner import RunningJob
+from stoker.server.runner import RunningJob, job_log_fields
 from stoker.server.watchdog import Watchdog
 from stoker.server.worker import Worker
 
@@ -80,6 +81,7 @@ class Server:
             options.workers,
             options.concurrency,
             ", ".join(options.queues),
+            extra=log_fields(self.id),
         )
 
     def announce(self) -> None:
@@ -118,19 +120,27 @@ class Server:
         returned = self._return_running_jobs()
         if returned:
             log.warning(
-                "server %s stopping: returned %d running job(s) to their queues", self.id, returned
+                "server %s stopping: returned %d running job(s) to their queues",
+                self.id,
+                returned,
+                extra=log_fields(self.id),
             )
         try:
             self.context.storage.remove_server(self.id)
         except Exception as exc:  # its watchdog peers will requeue whatever is left
-            log.error("could not unregister server %s: %s", self.id, exc)
+            log.error("could not unregister server %s: %s", self.id, exc, extra=log_fields(self.id))
         try:
             background.write_statistics(self.context)
         except Exception as exc:
-            log.error("server %s: could not write its last statistics: %s", self.id, exc)
+            log.error(
+                "server %s: could not write its last statistics: %s",
+                self.id,
+                exc,
+                extra=log_fields(self.id),
+            )
         self.context.async_jobs.close()
         self.context.async_loop.stop()
-        log.info("server %s stopped", self.id)
+        log.info("server %s stopped", self.id, extra=log_fields(self.id))
         self.stopped.set()
 
     def _return_running_jobs(self) -> int:
@@ -149,7 +159,12 @@ class Server:
                     expected_state_id=running.state_id,
                 )
             except Exception as exc:
-                log.error("could not return job %s to its queue: %s", running.context.id, exc)
+                log.error(
+                    "could not return job %s to its queue: %s",
+                    running.context.id,
+                    exc,
+                    extra=job_log_fields(self.id, running),
+                )
                 moved = False
             # An async job's task is cancelled for real, once the job was given back: its
             # finisher then sees the kill and stores nothing (see handoff.finish_async).
@@ -187,10 +202,15 @@ def run_forever(runtime: Runtime, options: ServerOptions) -> None:
             log.warning(
                 "received %s: stopping gracefully (again to stop at once)",
                 signal.Signals(signum).name,
+                extra=log_fields(server.id),
             )
             threading.Thread(target=server.stop, name="stoker-stop", daemon=True).start()
         else:
-            log.warning("received %s again: stopping now", signal.Signals(signum).name)
+            log.warning(
+                "received %s again: stopping now",
+                signal.Signals(signum).name,
+                extra=log_fields(server.id),
+            )
             threading.Thread(target=server.kill, name="stoker-kill", daemon=True).start()
 
     in_main_thread = threading.current_thread() is threading.main_thread()

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from stoker.core.log_fields import log_fields
+
 if TYPE_CHECKING:
     from stoker.core.records import ServerRecord
     from stoker.server.context import ServerContext
@@ -44,7 +46,11 @@ class Watchdog:
     def __call__(self, server: ServerContext) -> None:
         dead = self._remove_dead(server)
         for server_id in dead:
-            log.warning("server %s stopped responding; its jobs go back to their queues", server_id)
+            log.warning(
+                "server %s stopped responding; its jobs go back to their queues",
+                server_id,
+                extra=log_fields(server.id),
+            )
         self._requeue_orphans(server)
 
     def _remove_dead(self, server: ServerContext) -> list[str]:
@@ -76,6 +82,7 @@ class Watchdog:
                     "requeued %d job(s) of dead servers: %s",
                     len(requeued),
                     ", ".join(requeued[:20]),
+                    extra=log_fields(server.id),
                 )
             if len(requeued) < BATCH:
                 return

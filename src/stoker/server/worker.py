@@ -18,6 +18,8 @@ from stoker.core.errors import (
 )
 from stoker.core.jobs import check_allowed, crash_count, is_marked, resolve
 from stoker.core.limits import JobLimits, limits_of
+from stoker.core.log_fields import log_fields
+from stoker.core.observers import notify_ran, notify_started
 from stoker.core.records import Claim, FetchedJob
 from stoker.core.state_machine import FetchRequest
 from stoker.core.states import Enqueued, State
@@ -118,7 +120,11 @@ class Worker(threading.Thread):
                     expected_state_id=claim.state_id,
                 )
                 if requeued:
-                    log.warning("Requeued job %s: its claim's reply was lost", claim.job_id)
+                    log.warning(
+                        "Requeued job %s: its claim's reply was lost",
+                        claim.job_id,
+                        extra=log_fields(server.id, claim.job_id, None, claim.queue),
+                    )
         except Exception as exc:
             server.outage.failed("recovering a lost claim", exc)
             return False
@@ -184,6 +190,8 @@ class Worker(threading.Thread):
         if crashes >= server.options.max_crashes:
             return self.finish(fetched, crashed_state(crashes), ServerCrashedError(), chain)
         server.track(running)
+        observers = server.runtime.observers
+        notify_started(observers, fetched, latency_ms / 1000)
         begin = time.perf_counter()
         try:
             func, args, kwargs = self._resolve(fetched)
@@ -195,10 +203,12 @@ class Worker(threading.Thread):
             result = run_job(func, args, kwargs, running, server.async_loop, filters)
         except BaseException as exc:  # a job's failure of any kind is recorded, even SystemExit
             server.untrack(running)
+            notify_ran(observers, fetched, "Failed", time.perf_counter() - begin)
             return self.finish(fetched, failed_state(exc), exc, chain)
         server.untrack(running)
         duration_ms = (time.perf_counter() - begin) * 1000
         state, error = succeeded_state(fetched, result, latency_ms, duration_ms)
+        notify_ran(observers, fetched, state.name, duration_ms / 1000)
         return self.finish(fetched, state, error, chain)
 
     def _running_job(self, fetched: FetchedJob) -> RunningJob:
@@ -209,6 +219,7 @@ class Worker(threading.Thread):
             params=fetched.params,
             storage=self.server.storage,
             clock=self.server.clock,
+            server_id=self.server.id,
         )
         return RunningJob(
             context, fetched.state_id, threading.get_ident(), timeout_of(fetched.params)
