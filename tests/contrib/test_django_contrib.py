@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -70,7 +71,9 @@ def test_only_active_staff_users_pass_the_default_rule() -> None:
     assert not staff_only(SimpleNamespace(is_active=True))  # type: ignore[arg-type]
 
 
-def run_django(installed_apps: list[str], code: str, stoker: object = None) -> str:
+def run_django(
+    installed_apps: list[str], code: str, stoker: object = None, database: str = ":memory:"
+) -> str:
     """Run `code` in a new process after django.setup() with these apps; its stderr+stdout."""
     script = textwrap.dedent(
         f"""
@@ -79,7 +82,7 @@ def run_django(installed_apps: list[str], code: str, stoker: object = None) -> s
         settings.configure(
             INSTALLED_APPS={installed_apps!r},
             SECRET_KEY="a-secret-key-for-a-test-of-the-django-integration",
-            DATABASES={{"default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}}},
+            DATABASES={{"default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": {database!r}}}}},
             STOKER={stoker if stoker is not None else {"storage": "sqlite://:memory:"}!r},
         )
         django.setup()
@@ -130,3 +133,26 @@ def test_with_the_auth_and_session_apps_the_dashboard_mounts() -> None:
 def test_a_malformed_stoker_setting_stops_django_at_start_up() -> None:
     output = run_django(["stoker.contrib.django"], "", stoker={"server": {"wrokers": 2}})
     assert "ImproperlyConfigured: STOKER['server'] has unknown option(s) wrokers" in output
+
+
+def test_a_job_leaves_no_django_connection_open_as_a_request_would(tmp_path: Path) -> None:
+    # (Django never closes an in-memory SQLite database: that would lose it. A file it closes.)
+    apps = ["django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions"]
+    output = run_django(
+        [*apps, "stoker.contrib.django"],
+        """
+        from django.db import connection
+        from stoker.contrib.django.conf import get_app
+        from stoker.testing import run_until_idle
+        from tests.contrib import django_jobs
+        app = get_app()
+        job_id = app.enqueue(django_jobs.touch_database)
+        run_until_idle(app)  # in this thread, through the worker's code and the App's filters
+        info = app.get_job(job_id)
+        print("job:", info.state, info.result)
+        print("open after the job:", connection.connection is not None)
+        """,
+        database=str(tmp_path / "site.db"),
+    )
+    assert "job: Succeeded True" in output
+    assert "open after the job: False" in output

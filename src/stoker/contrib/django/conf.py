@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 import stoker
+from stoker.contrib.django.connections import DjangoConnections
 from stoker.server import ServerSettings
 
 # The App's keyword arguments that a settings module can hold (plain values, no objects).
@@ -105,5 +106,8 @@ def get_app() -> stoker.App:
     with _lock:
         if _app is None:
             configured = stoker_settings()
-            _app = stoker.App(configured.storage, **configured.app)
+            options = dict(configured.app)
+            # Jobs open and close Django's connections as requests do (see connections.py).
+            options["filters"] = [DjangoConnections(), *options.get("filters", ())]
+            _app = stoker.App(configured.storage, **options)
         return _app

@@ -41,6 +41,22 @@ LIMIT_QUERIES: dict[str, str] = {
         INSERT INTO {s}.concurrency_slot (job_id, key, state_id)
         SELECT id, %(key)s, state_id FROM {s}.job WHERE id = %(id)s
         ON CONFLICT (job_id) DO UPDATE SET key = excluded.key, state_id = excluded.state_id""",
+    # The common cases in one statement each (see PostgresLimits._take_free_slot):
+    "take_free_slot": """
+        INSERT INTO {s}.concurrency_slot (job_id, key, state_id)
+        SELECT %(id)s, %(key)s, %(sid)s
+        WHERE EXISTS (
+                SELECT FROM {s}.job
+                WHERE id = %(id)s AND state = 'Processing' AND state_id = %(sid)s)
+            AND (SELECT count(*) FROM {s}.concurrency_slot AS c JOIN {s}.job AS j
+                ON j.id = c.job_id
+                WHERE c.key = %(key)s AND c.job_id <> %(id)s
+                    AND j.state IN ('Enqueued', 'Processing')) < %(n)s
+        ON CONFLICT (job_id) DO UPDATE SET key = excluded.key, state_id = excluded.state_id
+        RETURNING job_id""",
+    "promotable": """
+        SELECT w.concurrency > (SELECT count(*) FROM {s}.concurrency_slot WHERE key = %(key)s)
+        FROM {s}.concurrency_wait AS w WHERE w.key = %(key)s ORDER BY w.seq LIMIT 1""",
     "drop_slot": """
         DELETE FROM {s}.concurrency_slot
         WHERE job_id = %(id)s AND key = %(key)s AND state_id = %(sid)s""",
@@ -73,7 +89,22 @@ class PostgresLimits(PostgresBase):
         num = parse_job_id(gate.job_id)
         if num is None:
             return NOT_ADMITTED
+        if gate.concurrency_key is not None and gate.rate_key is None:
+            taken = self._db.run(lambda conn: self._take_free_slot(conn, gate, num))
+            if taken:
+                return ADMITTED
         return self._db.run(lambda conn: self._admit(conn, gate, num), transaction=True)
+
+    def _take_free_slot(self, conn: Conn, gate: Gate, num: int) -> bool:
+        """The common case in one round trip: the key's lock and the slot taken if one is free
+        (pipelined under one Sync, so one implicit transaction holds the lock while the
+        statement after it reads with a fresh snapshot). Anything else (no slot free, the
+        claim gone) is left to the full check, which looks again."""
+        params = {"id": num, "key": gate.concurrency_key, "sid": gate.state_id}
+        with conn.pipeline():
+            self._lock(conn, "c", str(gate.concurrency_key))
+            taken = conn.execute(self._q["take_free_slot"], {**params, "n": gate.concurrency})
+        return taken.fetchone() is not None
 
     def _admit(self, conn: Conn, gate: Gate, num: int) -> Admission:
         key, rate_key = gate.concurrency_key, gate.rate_key
@@ -141,14 +172,24 @@ class PostgresLimits(PostgresBase):
 
     def release_slot(self, key: str, job_id: str, state_id: int, now: datetime) -> int:
         num = parse_job_id(job_id)
+        if not self._db.run(lambda conn: self._drop_slot(conn, key, num, state_id)):
+            return 0  # nobody waits for a slot that is free
+        return self._db.run(
+            partial(self._locked_promote, key, now), transaction=True, idempotent=False
+        )
 
-        def body(conn: Conn) -> int:
+    def _drop_slot(self, conn: Conn, key: str, num: int | None, state_id: int) -> bool:
+        """Give the slot back, in one round trip (pipelined as in _take_free_slot); whether
+        the key's first waiter could now be enqueued. Under the key's lock: a job parked
+        before it is seen, and one parked after it counted the freed slot as free."""
+        with conn.pipeline():
             self._lock(conn, "c", key)
             if num is not None:
                 conn.execute(self._q["drop_slot"], {"id": num, "key": key, "sid": state_id})
-            return self._promote(conn, key, now)
-
-        return self._db.run(body, transaction=True, idempotent=False)
+            conn.execute(self._q["prune_slots"], {"key": key})
+            promotable = conn.execute(self._q["promotable"], {"key": key})
+        row = promotable.fetchone()
+        return bool(row is not None and row[0])
 
     def promote_waiting(self, now: datetime, limit: int) -> int:
         rows = self._db.run(
