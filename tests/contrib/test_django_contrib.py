@@ -82,7 +82,9 @@ def run_django(
         settings.configure(
             INSTALLED_APPS={installed_apps!r},
             SECRET_KEY="a-secret-key-for-a-test-of-the-django-integration",
-            DATABASES={{"default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": {database!r}}}}},
+            DATABASES={{
+                "default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": {database!r}}}
+            }},
             STOKER={stoker if stoker is not None else {"storage": "sqlite://:memory:"}!r},
         )
         django.setup()

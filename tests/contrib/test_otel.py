@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -14,6 +13,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import stoker
 from stoker.contrib.otel import TRACE_CONTEXT_PARAM, OpenTelemetryFilter
+from tests.aio import run
 from tests.contrib import otel_jobs as jobs
 from tests.contrib.conftest import spans_named
 from tests.polling import wait_for
@@ -201,7 +201,7 @@ def test_an_async_app_enqueue_is_a_child_of_the_span_current_where_it_is_awaited
         finally:
             await jobs_app.aclose()
 
-    job_id = asyncio.run(handle_request())
+    job_id = run(handle_request())
     (request,) = spans_named(exporter, "request")
     (publish,) = spans_named(exporter, "publish default")
     assert parent_of(publish) == ids(request)[1]

@@ -83,9 +83,17 @@ def test_the_dashboard_is_mounted_for_admins_and_shows_the_job(service: TestClie
     assert "make_thumbnail" in page.text
 
 
+@pytest.fixture(params=["sqlite", "postgres", "redis"])
+def shared_storage_url(request: pytest.FixtureRequest) -> str:
+    """A storage another process can reach (not memory://, which lives in one process)."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
 @pytest.fixture
-def served(storage_url: str) -> Iterator[str]:
+def served(shared_storage_url: str) -> Iterator[str]:
     """The service as deployed: `uvicorn --factory` in a child process; its base URL."""
+    storage_url = shared_storage_url
     users = {name: user.model_dump() for name, user in USERS.items()}
     env = python_env(
         {
@@ -104,8 +112,9 @@ def served(storage_url: str) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_under_uvicorn_an_admin_uses_the_dashboard_and_others_are_refused(
-    served: str, storage_url: str
+    served: str, shared_storage_url: str
 ) -> None:
+    storage_url = shared_storage_url
     with httpx.Client(base_url=served, timeout=10) as web:
         job_id = web.post("/thumbnails", json={"image": "a.png", "width": 64}).json()["job_id"]
         doomed = web.post("/thumbnails", json={"image": "b.png", "width": 64}).json()["job_id"]

@@ -5,27 +5,20 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 
 import stoker
 from stoker.client import waiting
 from stoker.core.protocols import SettledNotices
+from tests.aio import run
 from tests.scenarios import scenario_jobs as jobs
 from tests.scenarios.conftest import FAST
 
 T = TypeVar("T")
-
-
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """asyncio.run in a thread of its own: the browser tests' sync Playwright leaves an event
-    loop marked running in the main thread, where asyncio.run refuses to start."""
-    with ThreadPoolExecutor(1) as thread:
-        return thread.submit(asyncio.run, coroutine).result()
 
 
 def test_wait_returns_the_job_once_it_succeeded(app: stoker.App) -> None:
