@@ -86,3 +86,34 @@ def test_a_functions_limits_are_keyed_on_the_function_by_default() -> None:
     limits = limits_of("app.tasks:send", {"concurrency": 3, "rate_limit": "5/s"})
     assert limits == JobLimits("app.tasks:send", 3, "app.tasks:send", Rate(5, 1.0, "5/s"))
     assert limits_of("app.tasks:send", {"retries": 3}) is None
+
+
+def test_a_period_beyond_a_year_is_refused() -> None:
+    with pytest.raises(JobDefinitionError, match="at most 366 days"):
+        parse_rate("1/5000000d")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"concurrency": "five"},
+        {"concurrency": -1},
+        {"concurrency": 2, "concurrency_key": ""},
+        {"rate_limit": "1/x"},
+        {"rate_limit": "1/s", "rate_key": 7},
+    ],
+)
+def test_limits_written_badly_into_params_are_refused_when_read(params: dict[str, Any]) -> None:
+    with pytest.raises(JobDefinitionError):
+        limits_of("app.tasks:send", params)
+
+
+def test_a_job_whose_stored_limits_are_malformed_fails_instead_of_wedging_a_worker(
+    app: stoker.App,
+) -> None:
+    job_id = app.with_options(retries=0, params={"concurrency": "five"}).enqueue(jobs.add, 1)
+    with app.server(workers=1, poll_interval=0.05):
+        info = app.wait(job_id, timeout=20)
+    assert info.state == "Failed"
+    assert info.exception is not None
+    assert "concurrency must be an int >= 1" in info.exception.message

@@ -23,6 +23,10 @@ LIMIT_PARAMS = (CONCURRENCY_PARAM, CONCURRENCY_KEY_PARAM, RATE_LIMIT_PARAM, RATE
 MAX_CONCURRENCY = 100_000
 MAX_RATE_COUNT = 100_000
 MAX_LIMIT_KEY = 200
+MAX_RATE_PERIOD = 366 * 86400.0  # seconds: beyond a year a period is surely a unit mistake
+# How long a start reserved under a rate limit waits for its job past its turn's window (a
+# backlog, an outage) before a storage forgets it; a job back later gets a new turn.
+RESERVATION_GRACE = 3600.0
 
 _UNITS: Mapping[str, float] = {
     **dict.fromkeys(("s", "sec", "second", "seconds"), 1.0),
@@ -60,6 +64,8 @@ def parse_rate(text: object) -> Rate:
         raise JobDefinitionError(
             f"rate limit {text!r} must allow 1 to {MAX_RATE_COUNT} starts per positive period"
         )
+    if period > MAX_RATE_PERIOD:
+        raise JobDefinitionError(f"rate limit {text!r}: the period must be at most 366 days")
     normal = f"{count}/{found.group(2) or ''}{found.group(3).lower()}"
     return Rate(count=count, period=period, text=normal)
 
@@ -107,12 +113,20 @@ def limits_of(function: str, params: Mapping[str, Any]) -> JobLimits | None:
     rate_text = params.get(RATE_LIMIT_PARAM)
     if concurrency is None and rate_text is None:
         return None
+    # Params can be written by anything with access to the storage: check them as the
+    # enqueue did, so a worker fails such a job instead of tripping over it.
+    key = params.get(CONCURRENCY_KEY_PARAM)
+    rate_key = params.get(RATE_KEY_PARAM)
     return JobLimits(
-        concurrency_key=(params.get(CONCURRENCY_KEY_PARAM) or function) if concurrency else None,
-        concurrency=int(concurrency or 0),
-        rate_key=(params.get(RATE_KEY_PARAM) or function) if rate_text else None,
-        rate=parse_rate(rate_text) if rate_text else None,
+        concurrency_key=_key_or(key, function, "concurrency key") if concurrency else None,
+        concurrency=validate_concurrency(concurrency) if concurrency is not None else 0,
+        rate_key=_key_or(rate_key, function, "rate key") if rate_text else None,
+        rate=parse_rate(rate_text) if rate_text is not None else None,
     )
+
+
+def _key_or(key: object, function: str, what: str) -> str:
+    return function if key is None else validate_limit_key(key, what)
 
 
 def limit_params(

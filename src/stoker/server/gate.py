@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from stoker.core import reasons
+from stoker.core.errors import JobDefinitionError
 from stoker.core.limits import JobLimits
 from stoker.core.records import Admission, FetchedJob, Gate
 from stoker.core.states import Scheduled, State
@@ -19,6 +20,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("stoker.worker")
 
 
+# Errors no retry can mend: the job's limits themselves are wrong (params written by hand, a
+# period whose arithmetic overflows). The worker fails the job with them.
+PERMANENT = (JobDefinitionError, ValueError, TypeError, OverflowError)
+
+
 def admit_claimed(
     server: ServerContext,
     fetched: FetchedJob,
@@ -27,13 +33,16 @@ def admit_claimed(
 ) -> bool:
     """True if the claimed job may run now. Otherwise the storage parked it in Awaiting until
     a slot of its key is free, or `defer` has moved it to Scheduled for the start it reserved
-    under its rate limit, or the claim was gone (deleted or requeued meanwhile)."""
-    admission = _admit(server, _gate(server, fetched, limits))
+    under its rate limit, or the claim was gone (deleted or requeued meanwhile). Raises one of
+    PERMANENT if the storage refused the limits themselves."""
+    admission = _admit(server, fetched, limits)
     if admission is None or admission.admitted:
         return admission is not None
     if admission.run_at is not None and limits.rate is not None:
         reason = reasons.rate_limited(limits.rate_key or fetched.function, limits.rate.text)
         defer(fetched, Scheduled(enqueue_at=admission.run_at, queue=fetched.queue, reason=reason))
+        # A job enqueued for a freed slot held it until now: the next waiter may have it.
+        release_slot(server, fetched, limits)
         log.debug("job %s starts at %s under its rate limit", fetched.id, admission.run_at)
     else:
         log.debug("job %s waits for a slot of %s", fetched.id, limits.concurrency_key)
@@ -56,17 +65,20 @@ def _gate(server: ServerContext, fetched: FetchedJob, limits: JobLimits) -> Gate
     )
 
 
-def _admit(server: ServerContext, gate: Gate) -> Admission | None:
-    """The storage's decision, asked again through outages; None if the server is killed
-    first (the job stays claimed by a dead server: the watchdog requeues it)."""
+def _admit(server: ServerContext, fetched: FetchedJob, limits: JobLimits) -> Admission | None:
+    """The storage's decision, asked again through outages (with the time of each attempt:
+    a start is recorded when it happens); None if the server is killed first (the job stays
+    claimed by a dead server: the watchdog requeues it)."""
     backoff = Backoff()
     while True:
         try:
-            admission = server.storage.admit(gate)
+            admission = server.storage.admit(_gate(server, fetched, limits))
             server.outage.succeeded()
             return admission
+        except PERMANENT:
+            raise
         except Exception as exc:
-            server.outage.failed(f"checking the limits of job {gate.job_id}", exc)
+            server.outage.failed(f"checking the limits of job {fetched.id}", exc)
             if server.killed.wait(backoff.next_delay()):
                 return None
 
@@ -74,8 +86,8 @@ def _admit(server: ServerContext, gate: Gate) -> Admission | None:
 def release_slot(server: ServerContext, fetched: FetchedJob, limits: JobLimits | None) -> None:
     """Give back the job's concurrency slot (if it has a limit), enqueueing the next waiter.
     If the storage cannot be reached, the servers' slot keeper duty enqueues it later."""
-    if limits is None or limits.concurrency_key is None:
-        return
+    if limits is None or limits.concurrency_key is None or server.killed.is_set():
+        return  # (killed: the job, still Processing, keeps its slot for its rerun)
     try:
         server.storage.release_slot(
             limits.concurrency_key, fetched.id, fetched.state_id, server.clock.now()

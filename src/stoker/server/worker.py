@@ -23,7 +23,7 @@ from stoker.core.observers import notify_ran, notify_started
 from stoker.core.records import Claim, FetchedJob
 from stoker.core.state_machine import FetchRequest
 from stoker.core.states import Enqueued, State
-from stoker.server.gate import admit_claimed, release_slot
+from stoker.server.gate import PERMANENT, admit_claimed, release_slot
 from stoker.server.handoff import AsyncRun, hand_off
 from stoker.server.outage import Backoff
 from stoker.server.outcomes import crashed_state, failed_state, succeeded_state
@@ -162,10 +162,10 @@ class Worker(threading.Thread):
         """Whether the claimed job's limits let it run now (see stoker.server.gate)."""
         try:
             limits = limits_of(fetched.function, fetched.params)
-        except JobDefinitionError as exc:  # params written by hand or by another program
+            return limits is None or admit_claimed(self.server, fetched, limits, self._defer)
+        except PERMANENT as exc:  # limits written by hand or by another program
             self.finish(fetched, failed_state(exc), exc)
             return False
-        return limits is None or admit_claimed(self.server, fetched, limits, self._defer)
 
     def _defer(self, fetched: FetchedJob, state: State) -> None:
         self._store_outcome(fetched, state, None)

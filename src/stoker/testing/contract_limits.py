@@ -172,6 +172,34 @@ class ConcurrencyContract(ContractSupport):
         assert storage.admit(gate(job, 2, concurrency=1)) == Admission(admitted=False)
         assert state_of(storage, job.id) == "Deleted"
 
+    def test_a_slot_freed_before_its_release_goes_to_the_oldest_waiter(
+        self, storage: Storage
+    ) -> None:
+        first, _ = self.admit_slot(storage)
+        waiter, _ = self.admit_slot(storage)
+        newer, _ = (create(storage), None)
+        finish(storage, first.id)  # the outcome is stored; the release is still to come
+        assert _ids(self.admit_queued(storage, 2)) == (newer, False)
+        assert state_of(storage, waiter.id) == "Enqueued"  # served first, holding the slot
+        assert release(storage, first, 3) == 0
+        assert state_of(storage, newer) == "Awaiting"
+
+    def test_a_continuation_parked_for_a_slot_is_left_alone_by_its_parent(
+        self, storage: Storage
+    ) -> None:
+        holder, _ = self.admit_slot(storage)
+        parent = create(storage, queue="other")
+        create(storage, "default", state="Awaiting", parent_id=parent)
+        done = Succeeded()
+        assert change(storage, parent, done, at(1), release_continuations=True)
+        child, admitted = self.admit_queued(storage, 2)
+        assert admitted is False  # parked: `holder` has the slot
+        assert change(storage, parent, Deleted(), at(3), release_continuations=True)
+        assert state_of(storage, child.id) == "Awaiting"
+        finish(storage, holder.id, 4)
+        assert release(storage, holder, 4) == 1
+        assert state_of(storage, child.id) == "Enqueued"
+
     def test_keys_are_counted_apart(self, storage: Storage) -> None:
         self.admit_slot(storage)
         create(storage)
@@ -249,6 +277,37 @@ class RateLimitContract(ContractSupport):
         early = storage.admit(gate(again, 3, rate=rate))
         assert early.admitted is False
         assert early.run_at == answer.run_at
+
+    def test_a_late_start_is_checked_against_the_starts_really_made(self, storage: Storage) -> None:
+        rate = Rate(count=1, period=1.0, text="1/s")
+        admit_new(storage, 0, rate=rate)
+        job_id, answer = admit_new(storage, 0.5, rate=rate)
+        assert answer.run_at is not None
+        assert _ms(answer.run_at) == at(1)
+        self.schedule(storage, job_id, answer.run_at)
+        assert self.back(storage, job_id, 1.9, rate).admitted is True  # late: the poll, a backlog
+        _, newcomer = admit_new(storage, 2.05, rate=rate)
+        assert newcomer.admitted is False  # one start already lies in its last second
+        assert _ms(newcomer.run_at) == at(2.9)
+
+    def test_a_job_back_late_keeps_its_turn(self, storage: Storage) -> None:
+        rate = Rate(count=1, period=10.0, text="1/10s")
+        admit_new(storage, 0, rate=rate)
+        late_id, late = admit_new(storage, 1, rate=rate)
+        _, behind = admit_new(storage, 2, rate=rate)
+        assert (_ms(late.run_at), _ms(behind.run_at)) == (at(10), at(20))
+        assert late.run_at is not None
+        self.schedule(storage, late_id, late.run_at)
+        _, newcomer = admit_new(storage, 21, rate=rate)
+        assert _ms(newcomer.run_at) == at(30)
+        assert self.back(storage, late_id, 22, rate).admitted is True
+
+    def back(self, storage: Storage, job_id: str, when: float, rate: Rate) -> Admission:
+        """The scheduler enqueued the job; a worker claims it at `when` and asks again."""
+        assert change(storage, job_id, Enqueued(queue="default"), at(when))
+        again = claim(storage, when)
+        assert again.id == job_id
+        return storage.admit(gate(again, when, rate=rate))
 
     def test_the_window_slides(self, storage: Storage) -> None:
         assert self.rate_admit(storage, 0, count=1)[1].admitted is True

@@ -129,11 +129,10 @@ class MemoryData:
         self.unique: dict[str, int] = {}  # key -> job id
         # Concurrency and rate limits (see limits.py): key -> {job id: state id of its slot},
         # key -> {waiting job id: (its Awaiting state id, concurrency)} in line order, and
-        # rate key -> sorted start times, rate key -> {job id: reserved start}.
+        # and rate key -> starts as (time, job id if reserved for that job and not used yet).
         self.slots: dict[str, dict[int, int]] = {}
         self.lines: dict[str, dict[int, tuple[int, int]]] = {}
-        self.starts: dict[str, list[datetime]] = {}
-        self.reservations: dict[str, dict[int, datetime]] = {}
+        self.starts: dict[str, list[tuple[datetime, int | None]]] = {}
         self.servers: dict[str, ServerRecord] = {}
         self.recurring: dict[str, RecurringRecord] = {}
         self.locks: dict[str, tuple[str, datetime]] = {}  # name -> (owner, expiry)
@@ -198,6 +197,10 @@ class MemoryData:
             _discard(self.enqueued[row.queue], row.order_key)
         elif name == "Scheduled" and row.run_at is not None:
             _discard(self.due, (row.run_at, row.id))
+
+    def is_parked(self, job_id: int) -> bool:
+        """Whether the job waits in the line of a concurrency key (see limits.py)."""
+        return any(job_id in line for line in self.lines.values())
 
     def in_state(self, name: str, queue: str | None = None) -> list[JobRow]:
         """The jobs in state `name` (and `queue`), unordered."""

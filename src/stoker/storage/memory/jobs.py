@@ -178,8 +178,8 @@ def release_children(
         job, job_state = work.pop()
         for child_id in job.children:
             child = data.jobs.get(child_id)
-            if child is None or child.state.name != "Awaiting":
-                continue
+            if child is None or child.state.name != "Awaiting" or data.is_parked(child_id):
+                continue  # (a child parked for a concurrency slot is long past its parent's say)
             resolved = continuation_state(str(job.id), job_state, child.on_states, child.queue)
             if resolved is None:
                 continue

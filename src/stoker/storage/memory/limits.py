@@ -5,12 +5,13 @@ is atomic, as in the other storages (see stoker.core.protocols.Storage.admit).""
 
 from __future__ import annotations
 
-import bisect
+import random
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from stoker.core import reasons
+from stoker.core.limits import RESERVATION_GRACE
 from stoker.core.records import Admission, Gate, StateChange
 from stoker.core.states import Enqueued
 from stoker.storage.memory.data import Effects, MemoryData, utc
@@ -43,6 +44,10 @@ def admit(data: MemoryData, gate: Gate, effects: Effects) -> Admission:
     ):
         return NOT_ADMITTED
     key = gate.concurrency_key
+    if key is not None and data.lines.get(key):
+        # The line is served first: a slot that freed (its job ended a moment ago, its
+        # release still to come) goes to the oldest waiter, never to this newer job.
+        promote(data, key, utc(gate.now), effects)
     if key is not None and _live_slots(data, key, num) >= gate.concurrency:
         assert gate.waiting is not None, "a gate with a concurrency key carries its waiting state"
         change = StateChange(
@@ -66,26 +71,48 @@ def admit(data: MemoryData, gate: Gate, effects: Effects) -> Admission:
 
 
 def _reserve_start(data: MemoryData, gate: Gate, key: str, num: int) -> datetime | None:
-    """None if the job may start now (the start is recorded), else the start it reserved."""
-    now = utc(gate.now)
-    reservations = data.reservations.setdefault(key, {})
-    mine = reservations.get(num)
+    """None if the job may start now (the start is recorded), else the start it reserved
+    (see stoker.core.protocols.Storage.admit). `data.starts[key]` holds (time, job id) pairs:
+    a job id marks a start reserved for that job and not used yet."""
+    now, period = utc(gate.now), timedelta(seconds=gate.rate_period)
+    forgotten = now - period - timedelta(seconds=RESERVATION_GRACE)
+    starts = [
+        (at, job)
+        for at, job in data.starts.get(key, [])
+        if at > now - period or (job and at > forgotten)
+    ]
+    data.starts[key] = starts
+    mine = next((index for index, (_, job) in enumerate(starts) if job == num), None)
     if mine is not None:
-        if mine > now:
-            return mine  # back too early (enqueued by hand): its turn stays
-        del reservations[num]
+        return _use_reservation(gate, starts, mine, now, period)
+    times = sorted(at for at, _ in starts)
+    at = max(now, times[-1]) if times else now
+    if len(times) >= gate.rate_count:
+        at = max(at, times[-gate.rate_count] + period)
+    starts.append((at, None if at <= now else num))
+    return None if at <= now else at
+
+
+def _use_reservation(
+    gate: Gate,
+    starts: list[tuple[datetime, int | None]],
+    mine: int,
+    now: datetime,
+    period: timedelta,
+) -> datetime | None:
+    """A job back for its reserved start: too early, it keeps its turn; otherwise it starts if
+    the starts really made in the last period allow it, else its turn moves to the first time
+    they do."""
+    at, job = starts[mine]
+    if at > now:
+        return at
+    made = sorted(when for when, holder in starts if holder is None and when > now - period)
+    if len(made) < gate.rate_count:
+        starts[mine] = (now, None)
         return None
-    period = timedelta(seconds=gate.rate_period)
-    starts = data.starts.setdefault(key, [])
-    del starts[: bisect.bisect_right(starts, now - period)]
-    at = max(now, starts[-1]) if starts else now
-    if len(starts) >= gate.rate_count:
-        at = max(at, starts[-gate.rate_count] + period)
-    bisect.insort(starts, at)
-    if at <= now:
-        return None
-    reservations[num] = at
-    return at
+    turn = made[-gate.rate_count] + period
+    starts[mine] = (turn, job)
+    return turn
 
 
 def promote(data: MemoryData, key: str, now: datetime, effects: Effects) -> int:
@@ -135,5 +162,5 @@ class MemoryLimits:
 
     def promote_waiting(self, now: datetime, limit: int) -> int:
         with self._write() as (data, effects):
-            keys = list(data.lines)[: max(0, limit)]
+            keys = random.sample(list(data.lines), min(len(data.lines), max(0, limit)))
             return sum(promote(data, key, utc(now), effects) for key in keys)

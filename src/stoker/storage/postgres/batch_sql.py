@@ -72,6 +72,7 @@ kids AS (
         CASE WHEN ch.name = ANY(k.on_states) THEN 'Enqueued' ELSE 'Deleted' END AS new_state
     FROM {s}.job AS k JOIN ch ON k.parent_id = ch.id
     WHERE ch.release AND k.state = 'Awaiting'
+        AND NOT EXISTS (SELECT FROM {s}.concurrency_wait AS w WHERE w.job_id = k.id)
         AND (ch.name = ANY(k.on_states) OR ch.final)
         AND EXISTS (SELECT FROM cur WHERE cur.id = ch.id)
     ORDER BY k.id

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from stoker.core import reasons
+from stoker.core.limits import RESERVATION_GRACE
 from stoker.core.records import Admission, Gate, StateChange
 from stoker.core.states import Enqueued
 from stoker.storage.postgres.db import Conn, PostgresBase, parse_job_id
@@ -48,6 +49,7 @@ LIMIT_QUERIES: dict[str, str] = {
         WHERE EXISTS (
                 SELECT FROM {s}.job
                 WHERE id = %(id)s AND state = 'Processing' AND state_id = %(sid)s)
+            AND NOT EXISTS (SELECT FROM {s}.concurrency_wait WHERE key = %(key)s)
             AND (SELECT count(*) FROM {s}.concurrency_slot AS c JOIN {s}.job AS j
                 ON j.id = c.job_id
                 WHERE c.key = %(key)s AND c.job_id <> %(id)s
@@ -69,10 +71,22 @@ LIMIT_QUERIES: dict[str, str] = {
         FROM {s}.concurrency_wait AS w LEFT JOIN {s}.job AS j ON j.id = w.job_id
         WHERE w.key = %(key)s ORDER BY w.seq LIMIT 1""",
     "leave_line": "DELETE FROM {s}.concurrency_wait WHERE seq = %(seq)s",
-    "waiting_keys": "SELECT DISTINCT key FROM {s}.concurrency_wait LIMIT %(limit)s",
+    "has_line": "SELECT EXISTS (SELECT FROM {s}.concurrency_wait WHERE key = %(key)s)",
+    # In random order: with more keys than one call takes, every key gets its turn.
+    "waiting_keys": """
+        SELECT key FROM (SELECT DISTINCT key FROM {s}.concurrency_wait) AS k
+        ORDER BY random() LIMIT %(limit)s""",
+    # rate_start: a row with a job_id is a start reserved for that job, one without a start made.
     "reserved": "SELECT id, at FROM {s}.rate_start WHERE job_id = %(id)s AND key = %(key)s",
-    "use_reservation": "UPDATE {s}.rate_start SET job_id = NULL WHERE id = %(rid)s",
-    "prune_starts": "DELETE FROM {s}.rate_start WHERE key = %(key)s AND at <= %(before)s",
+    "use_reservation": "UPDATE {s}.rate_start SET job_id = NULL, at = %(at)s WHERE id = %(rid)s",
+    "move_reservation": "UPDATE {s}.rate_start SET at = %(at)s WHERE id = %(rid)s",
+    "prune_starts": """
+        DELETE FROM {s}.rate_start WHERE key = %(key)s AND at <= %(before)s
+            AND (job_id IS NULL OR at <= %(forgotten)s)""",
+    "starts_made": """
+        SELECT count(*), (SELECT at FROM {s}.rate_start WHERE key = %(key)s AND job_id IS NULL
+            ORDER BY at DESC OFFSET %(nth)s LIMIT 1)
+        FROM {s}.rate_start WHERE key = %(key)s AND job_id IS NULL AND at > %(since)s""",
     "latest_starts": """
         SELECT max(at), (SELECT at FROM {s}.rate_start WHERE key = %(key)s
             ORDER BY at DESC OFFSET %(nth)s LIMIT 1)
@@ -93,7 +107,12 @@ class PostgresLimits(PostgresBase):
             taken = self._db.run(lambda conn: self._take_free_slot(conn, gate, num))
             if taken:
                 return ADMITTED
-        return self._db.run(lambda conn: self._admit(conn, gate, num), transaction=True)
+        # Not resent after a lost reply when a rate key is involved: a resend would record
+        # its start twice, or find the reservation it used gone.
+        resend = gate.rate_key is None
+        return self._db.run(
+            lambda conn: self._admit(conn, gate, num), transaction=True, idempotent=resend
+        )
 
     def _take_free_slot(self, conn: Conn, gate: Gate, num: int) -> bool:
         """The common case in one round trip: the key's lock and the slot taken if one is free
@@ -116,6 +135,11 @@ class PostgresLimits(PostgresBase):
         if row is None or (row[0], int(row[1])) != ("Processing", gate.state_id):
             return NOT_ADMITTED
         if key is not None:
+            # The line is served first: a slot that freed (its job ended a moment ago, its
+            # release still to come) goes to the oldest waiter, never to this newer job.
+            line = conn.execute(self._q["has_line"], {"key": key}).fetchone()
+            if line is not None and line[0]:
+                self._promote(conn, key, gate.now)
             live = conn.execute(self._q["live_slots"], {"key": key, "id": num}).fetchone()
             if live is not None and int(live[0]) >= gate.concurrency:
                 self._park(conn, gate, key, num)
@@ -149,26 +173,43 @@ class PostgresLimits(PostgresBase):
 
     def _reserve_start(self, conn: Conn, gate: Gate, key: str, num: int) -> datetime | None:
         """None if the job may start now (the start is recorded), else the time of the start
-        it reserved: the first the sliding window allows after every start already reserved."""
-        now = gate.now
+        it reserved (see stoker.core.protocols.Storage.admit)."""
+        now, period = gate.now, timedelta(seconds=gate.rate_period)
+        forgotten = now - period - timedelta(seconds=RESERVATION_GRACE)
+        prune = {"key": key, "before": now - period, "forgotten": forgotten}
+        conn.execute(self._q["prune_starts"], prune)
         found = conn.execute(self._q["reserved"], {"id": num, "key": key}).fetchone()
         if found is not None:
-            if found[1] > now:
-                return found[1]  # type: ignore[no-any-return]  # back too early: keeps its turn
-            conn.execute(self._q["use_reservation"], {"rid": found[0]})
-            return None
-        period = timedelta(seconds=gate.rate_period)
-        conn.execute(self._q["prune_starts"], {"key": key, "before": now - period})
+            return self._use_reservation(conn, gate, key, found[0], found[1])
         row = conn.execute(
             self._q["latest_starts"], {"key": key, "nth": gate.rate_count - 1}
         ).fetchone()
         latest, nth = (row[0], row[1]) if row is not None else (None, None)
-        at = max(now, latest or now, nth + period if nth is not None else now)
+        at: datetime = max(now, latest or now, nth + period if nth is not None else now)
         if at <= now:
             conn.execute(self._q["record_start"], {"key": key, "at": now, "id": None})
             return None
         conn.execute(self._q["record_start"], {"key": key, "at": at, "id": num})
         return at
+
+    def _use_reservation(
+        self, conn: Conn, gate: Gate, key: str, rid: int, at: datetime
+    ) -> datetime | None:
+        """A job back for its reserved start: too early, it keeps its turn; otherwise it
+        starts if the starts really made in the last period allow it (it may come back late,
+        after the ones reserved behind it), else its turn moves to the first time they do."""
+        now, period = gate.now, timedelta(seconds=gate.rate_period)
+        if at > now:
+            return at
+        made = conn.execute(
+            self._q["starts_made"], {"key": key, "since": now - period, "nth": gate.rate_count - 1}
+        ).fetchone()
+        if made is None or int(made[0]) < gate.rate_count:
+            conn.execute(self._q["use_reservation"], {"at": now, "rid": rid})
+            return None
+        turn: datetime = made[1] + period
+        conn.execute(self._q["move_reservation"], {"at": turn, "rid": rid})
+        return turn
 
     def release_slot(self, key: str, job_id: str, state_id: int, now: datetime) -> int:
         num = parse_job_id(job_id)

@@ -115,6 +115,7 @@ WITH kids AS (
              WHEN %(final)s::boolean THEN 'Deleted' END AS new_state
     FROM {s}.job
     WHERE parent_id = %(parent_id)s AND state = 'Awaiting'
+        AND NOT EXISTS (SELECT FROM {s}.concurrency_wait AS w WHERE w.job_id = job.id)
         AND EXISTS (
             SELECT FROM {s}.job AS p WHERE p.id = %(parent_id)s AND p.state = %(name)s)
     ORDER BY id

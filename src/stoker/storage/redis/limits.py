@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.commands.core import Script
 
+from stoker.core.limits import RESERVATION_GRACE
 from stoker.core.records import Admission, Gate
 from stoker.storage.redis.codec import from_us, state_entry, to_us
 from stoker.storage.redis.scripts import Scripts
@@ -39,6 +40,7 @@ class RedisLimits:
             gate.rate_key or "",
             str(gate.rate_count),
             str(round(gate.rate_period * 1_000_000)),
+            str(round(RESERVATION_GRACE * 1_000_000)),
         )
         if int(reply[0]) == 1:
             return Admission(admitted=True)

@@ -10,9 +10,12 @@ from stoker.core.records import NewJob, StateChange
 from stoker.core.states import continuation_state
 from stoker.storage.sqlite.codec import dumps, parse_job_id, to_us_or_none
 
+# (A child parked for a concurrency slot is Awaiting too, but long past its parent's say.)
 CHILDREN = """
     SELECT id, queue, on_states, deleted_expire_at FROM job
-    WHERE parent_id = ? AND state = 'Awaiting' ORDER BY id"""
+    WHERE parent_id = ? AND state = 'Awaiting'
+        AND id NOT IN (SELECT job_id FROM concurrency_wait)
+    ORDER BY id"""
 RESOLVE_CHILD = """
     UPDATE job SET state = ?, state_id = state_id + 1, state_at = ?, expire_at = ?, reason = ?,
         data = ?

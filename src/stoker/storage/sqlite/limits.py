@@ -9,8 +9,10 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from stoker.core import reasons
+from stoker.core.limits import RESERVATION_GRACE
 from stoker.core.records import Admission, Gate, StateChange
 from stoker.core.states import Enqueued
 from stoker.storage.sqlite.codec import from_us, parse_job_id, to_us
@@ -42,10 +44,21 @@ FIRST_WAITER = """
     FROM concurrency_wait AS w LEFT JOIN job AS j ON j.id = w.job_id
     WHERE w.key = ? ORDER BY w.seq LIMIT 1"""
 LEAVE_LINE = "DELETE FROM concurrency_wait WHERE seq = ?"
-WAITING_KEYS = "SELECT DISTINCT key FROM concurrency_wait LIMIT ?"
+HAS_LINE = "SELECT 1 FROM concurrency_wait WHERE key = ? LIMIT 1"
+# In random order: with more keys than one call takes, every key gets its turn.
+WAITING_KEYS = """
+    SELECT key FROM (SELECT DISTINCT key FROM concurrency_wait) ORDER BY random() LIMIT ?"""
+# rate_start: a row with a job_id is a start reserved for that job, one without a start made.
 RESERVED = "SELECT rowid, at FROM rate_start WHERE job_id = ? AND key = ?"
-USE_RESERVATION = "UPDATE rate_start SET job_id = NULL WHERE rowid = ?"
-PRUNE_STARTS = "DELETE FROM rate_start WHERE key = ? AND at <= ?"
+USE_RESERVATION = "UPDATE rate_start SET job_id = NULL, at = ? WHERE rowid = ?"
+MOVE_RESERVATION = "UPDATE rate_start SET at = ? WHERE rowid = ?"
+PRUNE_STARTS = """
+    DELETE FROM rate_start
+    WHERE key = ?1 AND at <= ?2 AND (job_id IS NULL OR at <= ?2 - ?3)"""
+STARTS_MADE = """
+    SELECT count(*), (SELECT at FROM rate_start WHERE key = ?1 AND job_id IS NULL
+        ORDER BY at DESC LIMIT 1 OFFSET ?3)
+    FROM rate_start WHERE key = ?1 AND job_id IS NULL AND at > ?2"""
 LATEST_START = "SELECT max(at) FROM rate_start WHERE key = ?"
 NTH_LATEST_START = "SELECT at FROM rate_start WHERE key = ? ORDER BY at DESC LIMIT 1 OFFSET ?"
 RECORD_START = "INSERT INTO rate_start (key, at, job_id) VALUES (?, ?, ?)"
@@ -58,6 +71,10 @@ def admit(gate: Gate, conn: sqlite3.Connection, woken: set[str]) -> Admission:
     if num is None or row is None or tuple(row) != ("Processing", gate.state_id):
         return NOT_ADMITTED
     key = gate.concurrency_key
+    if key is not None and conn.execute(HAS_LINE, (key,)).fetchone() is not None:
+        # The line is served first: a slot that freed (its job ended a moment ago, its
+        # release still to come) goes to the oldest waiter, never to this newer job.
+        promote(key, gate.now, conn, woken)
     if key is not None and conn.execute(LIVE_SLOTS, (key, num)).fetchone()[0] >= gate.concurrency:
         _park(gate, key, num, conn, woken)
         return NOT_ADMITTED
@@ -84,16 +101,13 @@ def _park(gate: Gate, key: str, num: int, conn: sqlite3.Connection, woken: set[s
 
 def _reserve_start(gate: Gate, key: str, num: int, conn: sqlite3.Connection) -> int | None:
     """None if the job may start now (the start is recorded), else the time (µs) of the start
-    it reserved: the first the sliding window allows after every start already reserved."""
+    it reserved (see stoker.core.protocols.Storage.admit)."""
     now = to_us(gate.now)
+    period = round(gate.rate_period * 1_000_000)
+    conn.execute(PRUNE_STARTS, (key, now - period, round(RESERVATION_GRACE * 1_000_000)))
     found = conn.execute(RESERVED, (num, key)).fetchone()
     if found is not None:
-        if found[1] > now:
-            return int(found[1])  # back too early (enqueued by hand): its turn stays
-        conn.execute(USE_RESERVATION, (found[0],))
-        return None
-    period = round(gate.rate_period * 1_000_000)
-    conn.execute(PRUNE_STARTS, (key, now - period))
+        return _use_reservation(gate, key, found, now, period, conn)
     latest = conn.execute(LATEST_START, (key,)).fetchone()[0]
     nth = conn.execute(NTH_LATEST_START, (key, gate.rate_count - 1)).fetchone()
     at = max(now, latest or now, nth[0] + period if nth is not None else now)
@@ -102,6 +116,24 @@ def _reserve_start(gate: Gate, key: str, num: int, conn: sqlite3.Connection) -> 
         return None
     conn.execute(RECORD_START, (key, at, num))
     return int(at)
+
+
+def _use_reservation(
+    gate: Gate, key: str, found: Any, now: int, period: int, conn: sqlite3.Connection
+) -> int | None:
+    """A job back for its reserved start: too early, it keeps its turn; otherwise it starts if
+    the starts really made in the last period allow it (it may come back late, after the
+    ones reserved behind it), else its turn moves to the first time they do."""
+    rowid, at = found
+    if at > now:
+        return int(at)
+    made, nth = conn.execute(STARTS_MADE, (key, now - period, gate.rate_count - 1)).fetchone()
+    if made < gate.rate_count:
+        conn.execute(USE_RESERVATION, (now, rowid))
+        return None
+    turn = int(nth) + period
+    conn.execute(MOVE_RESERVATION, (turn, rowid))
+    return turn
 
 
 def promote(key: str, now: datetime, conn: sqlite3.Connection, woken: set[str]) -> int:

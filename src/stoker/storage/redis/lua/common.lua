@@ -114,8 +114,10 @@ local function release_children(parent, pstate, at, deleted_x)
     local item = table.remove(work)
     local pid, ps = item[1], item[2]
     for _, cid in ipairs(redis.call('LRANGE', jkey(pid) .. ':children', 0, -1)) do
-      local c = redis.call('HMGET', jkey(cid), 's', 'o', 'q', 'd')
-      if c[1] == 'Awaiting' and has(c[2], ps) then
+      local c = redis.call('HMGET', jkey(cid), 's', 'o', 'q', 'd', 'pk')
+      if c[5] then
+        -- parked for a concurrency slot ('pk'): long past its parent's say
+      elseif c[1] == 'Awaiting' and has(c[2], ps) then
         leave(cid, 'Awaiting')
         local why = continuation_met(pid, ps)
         enter(cid, 'Enqueued', at, entry('Enqueued', at, why, {queue = c[3]}), c[3])
