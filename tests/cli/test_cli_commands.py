@@ -110,6 +110,22 @@ def test_enqueue_with_an_idempotency_key_makes_the_job_once(
     assert "idempotency key" in bad.err
 
 
+def test_enqueue_with_limits_stores_them_and_refuses_a_malformed_rate(
+    run_cli: Run, app: stoker.App, any_storage_url: str
+) -> None:
+    limits = ("--concurrency-key", "tenant:7", "--concurrency", "2", "--rate-limit", "10/m")
+    done = run_cli("enqueue", "tests.cli.cli_jobs:add", "1", *limits, "--storage", any_storage_url)
+    assert done.code == 0, done.err
+    info = app.get_job(done.out.strip())
+    assert info is not None
+    assert (info.params["concurrency_key"], info.params["concurrency"]) == ("tenant:7", 2)
+    assert info.params["rate_limit"] == "10/m"
+    bad = run_cli("enqueue", "tests.cli.cli_jobs:add", "1", "--rate-limit", "100/x")
+    assert bad.code == 2
+    assert "malformed rate limit '100/x'" in bad.err
+    assert sum(app.storage.count_by_state().values()) == 1
+
+
 def test_enqueue_of_an_unknown_function_is_a_clean_error(
     run_cli: Run, any_storage_url: str
 ) -> None:

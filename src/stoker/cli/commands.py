@@ -69,7 +69,15 @@ def enqueue(args: argparse.Namespace) -> int:
         raise ValueError("--kwargs must be a JSON object")
     app = load_app(args)
     try:
-        client = app.with_options(queue=args.queue, idempotency_key=args.idempotency_key)
+        client = app.with_options(
+            queue=args.queue,
+            idempotency_key=args.idempotency_key,
+            unique_key=args.unique_key,
+            concurrency=args.concurrency,
+            concurrency_key=args.concurrency_key,
+            rate_limit=args.rate_limit,
+            rate_key=args.rate_key,
+        )
         values = [_cli_value(arg) for arg in args.args]
         if args.delay is not None:
             job_id = client.enqueue_in(timedelta(seconds=args.delay), func, *values, **kwargs)

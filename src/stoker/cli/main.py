@@ -142,6 +142,13 @@ def _add_job_parsers(commands: Any) -> None:
         metavar="KEY",
         help="create the job once: a later enqueue with this key within a day prints its id",
     )
+    enqueue.add_argument("--unique-key", metavar="KEY", help="no second unfinished job per key")
+    enqueue.add_argument(
+        "--concurrency", type=int, metavar="N", help="at most N jobs of the key run at once"
+    )
+    enqueue.add_argument("--concurrency-key", metavar="KEY", help="(default: the function)")
+    enqueue.add_argument("--rate-limit", metavar="N/UNIT", help="at most N starts per s, m, h, d")
+    enqueue.add_argument("--rate-key", metavar="KEY", help="(default: the function)")
     enqueue.set_defaults(handler=_command("enqueue"))
 
     jobs = commands.add_parser(
