@@ -106,6 +106,10 @@ class StateChange:
     counters: tuple[CounterIncrement, ...] = ()
     release_continuations: bool = False
     deleted_children_expire_at: datetime | None = None
+    # The concurrency key of the slot the job took under `expected_state_id` (a worker's
+    # outcome of a limited job): given back in the same step, whether or not the change
+    # applies, and the key's waiters enqueued as Storage.release_slot does.
+    release_slot: str | None = None
 
 
 @dataclass(frozen=True)

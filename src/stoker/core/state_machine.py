@@ -113,10 +113,13 @@ class StateMachine:
         params: Mapping[str, Any] | None = None,
         exception: BaseException | None = None,
         param_updates: Mapping[str, Any] | None = None,
+        release_slot: str | None = None,
     ) -> bool:
-        """Elect and apply; False when the job was not in an expected state (nothing written)."""
+        """Elect and apply; False when the job was not in an expected state (nothing written).
+        With `release_slot`, the storage gives back the job's concurrency slot of that key in
+        the same step (see StateChange.release_slot)."""
         context = self._elect(job_id, state, function, queue, params, exception, param_updates)
-        change = self._to_change(context, expected_states, expected_state_id)
+        change = self._to_change(context, expected_states, expected_state_id, release_slot)
         return self._applied(context, self.storage.change_state(change))
 
     def finish_and_fetch(
@@ -130,11 +133,12 @@ class StateMachine:
         params: Mapping[str, Any],
         exception: BaseException | None,
         fetch: FetchRequest,
+        release_slot: str | None = None,
     ) -> tuple[bool, FetchedJob | None]:
         """A worker's `change` of its Processing job, and the claim of its next job, in one
         storage call (`Storage.finish_and_fetch`). Returns (applied, next job or None)."""
         context = self._elect(job_id, state, function, queue, params, exception, None)
-        change = self._to_change(context, ("Processing",), expected_state_id)
+        change = self._to_change(context, ("Processing",), expected_state_id, release_slot)
         applied, fetched = self.storage.finish_and_fetch(
             change, fetch.queues, fetch.server_id, fetch.worker_id, context.now
         )
@@ -183,6 +187,7 @@ class StateMachine:
         context: ElectionContext,
         expected_states: Sequence[str],
         expected_state_id: int | None,
+        release_slot: str | None = None,
     ) -> StateChange:
         final = context.candidate
         queue = None
@@ -203,4 +208,5 @@ class StateMachine:
             counters=tuple(context.counters),
             release_continuations=context.release_continuations,
             deleted_children_expire_at=self.retention.expiry_for("Deleted", context.now),
+            release_slot=release_slot,
         )

@@ -29,20 +29,20 @@ def admit_claimed(
     server: ServerContext,
     fetched: FetchedJob,
     limits: JobLimits,
-    defer: Callable[[FetchedJob, State], None],
+    defer: Callable[[FetchedJob, State, str | None], None],
 ) -> bool:
     """True if the claimed job may run now. Otherwise the storage parked it in Awaiting until
     a slot of its key is free, or `defer` has moved it to Scheduled for the start it reserved
-    under its rate limit, or the claim was gone (deleted or requeued meanwhile). Raises one of
-    PERMANENT if the storage refused the limits themselves."""
+    under its rate limit (giving back the slot of `limits.concurrency_key` the job held if it
+    was enqueued for a freed slot), or the claim was gone (deleted or requeued meanwhile).
+    Raises one of PERMANENT if the storage refused the limits themselves."""
     admission = _admit(server, fetched, limits)
     if admission is None or admission.admitted:
         return admission is not None
     if admission.run_at is not None and limits.rate is not None:
         reason = reasons.rate_limited(limits.rate_key or fetched.function, limits.rate.text)
-        defer(fetched, Scheduled(enqueue_at=admission.run_at, queue=fetched.queue, reason=reason))
-        # A job enqueued for a freed slot held it until now: the next waiter may have it.
-        release_slot(server, fetched, limits)
+        state = Scheduled(enqueue_at=admission.run_at, queue=fetched.queue, reason=reason)
+        defer(fetched, state, limits.concurrency_key)
         log.debug("job %s starts at %s under its rate limit", fetched.id, admission.run_at)
     else:
         log.debug("job %s waits for a slot of %s", fetched.id, limits.concurrency_key)
@@ -81,16 +81,3 @@ def _admit(server: ServerContext, fetched: FetchedJob, limits: JobLimits) -> Adm
             server.outage.failed(f"checking the limits of job {fetched.id}", exc)
             if server.killed.wait(backoff.next_delay()):
                 return None
-
-
-def release_slot(server: ServerContext, fetched: FetchedJob, limits: JobLimits | None) -> None:
-    """Give back the job's concurrency slot (if it has a limit), enqueueing the next waiter.
-    If the storage cannot be reached, the servers' slot keeper duty enqueues it later."""
-    if limits is None or limits.concurrency_key is None or server.killed.is_set():
-        return  # (killed: the job, still Processing, keeps its slot for its rerun)
-    try:
-        server.storage.release_slot(
-            limits.concurrency_key, fetched.id, fetched.state_id, server.clock.now()
-        )
-    except Exception as exc:
-        server.outage.failed(f"releasing the concurrency slot of job {fetched.id}", exc)

@@ -17,13 +17,13 @@ from stoker.core.errors import (
     ServerCrashedError,
 )
 from stoker.core.jobs import check_allowed, crash_count, is_marked, resolve
-from stoker.core.limits import JobLimits, limits_of
+from stoker.core.limits import limits_of
 from stoker.core.log_fields import log_fields
 from stoker.core.observers import notify_ran, notify_started
 from stoker.core.records import Claim, FetchedJob
 from stoker.core.state_machine import FetchRequest
 from stoker.core.states import Enqueued, State
-from stoker.server.gate import PERMANENT, admit_claimed, release_slot
+from stoker.server.gate import PERMANENT, admit_claimed
 from stoker.server.handoff import AsyncRun, hand_off
 from stoker.server.outage import Backoff
 from stoker.server.outcomes import crashed_state, failed_state, succeeded_state
@@ -167,8 +167,8 @@ class Worker(threading.Thread):
             self.finish(fetched, failed_state(exc), exc)
             return False
 
-    def _defer(self, fetched: FetchedJob, state: State) -> None:
-        self._store_outcome(fetched, state, None)
+    def _defer(self, fetched: FetchedJob, state: State, release: str | None) -> None:
+        self._store_outcome(fetched, state, None, release)
 
     def perform(self, fetched: FetchedJob) -> None:
         """Run the job once its limits admit it, and store its outcome; never raises."""
@@ -262,7 +262,6 @@ class Worker(threading.Thread):
             try:
                 next_job = self._finish_and_fetch(fetched, state, exc, self._fetch_request)
                 server.outage.succeeded()
-                release_slot(server, fetched, limits_of_stored(fetched))
                 return next_job
             except Exception as error:
                 # Retried below as a plain change: if the failed call did apply, the state id
@@ -270,8 +269,7 @@ class Worker(threading.Thread):
                 # next job it may have claimed is requeued once it is found (_doubt_claims).
                 server.outage.failed(f"finishing job {fetched.id}", error)
                 self._doubt_claims()
-        self._store_outcome(fetched, state, exc)
-        release_slot(server, fetched, limits_of_stored(fetched))
+        self._store_outcome(fetched, state, exc, slot_key(fetched))
         return None
 
     def _store_async_outcome(
@@ -286,8 +284,7 @@ class Worker(threading.Thread):
             # Retried as a plain change: if the failed call did apply, the state id no longer
             # matches and the retry writes nothing (never a second outcome).
             self.server.outage.failed(f"finishing job {fetched.id}", error)
-            self._store_outcome(fetched, state, exc)
-        release_slot(self.server, fetched, limits_of_stored(fetched))
+            self._store_outcome(fetched, state, exc, slot_key(fetched))
 
     def _finish_and_fetch(
         self, fetched: FetchedJob, state: State, exc: BaseException | None, fetch: FetchRequest
@@ -302,10 +299,19 @@ class Worker(threading.Thread):
             params=fetched.params,
             exception=exc,
             fetch=fetch,
+            release_slot=slot_key(fetched),
         )
         return next_job
 
-    def _store_outcome(self, fetched: FetchedJob, state: State, exc: BaseException | None) -> None:
+    def _store_outcome(
+        self,
+        fetched: FetchedJob,
+        state: State,
+        exc: BaseException | None,
+        release: str | None = None,
+    ) -> None:
+        """The outcome as a plain change, retried through outages; with `release`, the job's
+        concurrency slot of that key is given back in the same step."""
         server = self.server
         backoff = Backoff()
         while True:
@@ -319,6 +325,7 @@ class Worker(threading.Thread):
                     queue=fetched.queue,
                     params=fetched.params,
                     exception=exc,
+                    release_slot=release,
                 )
                 server.outage.succeeded()
                 return
@@ -328,12 +335,14 @@ class Worker(threading.Thread):
                     return
 
 
-def limits_of_stored(fetched: FetchedJob) -> JobLimits | None:
-    """The job's limits; None if it has none or they do not parse (it never held a slot)."""
+def slot_key(fetched: FetchedJob) -> str | None:
+    """The concurrency key whose slot the job may hold; None if it has no concurrency limit
+    or its limits do not parse (it never held a slot)."""
     try:
-        return limits_of(fetched.function, fetched.params)
+        limits = limits_of(fetched.function, fetched.params)
     except JobDefinitionError:
         return None
+    return limits.concurrency_key if limits is not None else None
 
 
 def _is_held(claim: Claim, holding: FetchedJob | None) -> bool:

@@ -19,6 +19,7 @@ from stoker.testing.contract_support import (
     change,
     create,
     details,
+    outcome,
     state_of,
 )
 
@@ -116,6 +117,23 @@ class ConcurrencyContract(ContractSupport):
         release(storage, first, 1)
         assert _ids(self.admit_queued(storage, 2)) == (newer, False)
         assert _ids(self.admit_queued(storage, 2)) == (second.id, True)
+
+    def test_an_outcome_that_gives_the_slot_back_serves_the_line_in_the_same_step(
+        self, storage: Storage
+    ) -> None:
+        first, _ = self.admit_slot(storage)
+        waiter, _ = self.admit_slot(storage)
+        done = outcome(first, Succeeded(), 1, release_slot=KEY)
+        applied, _ = storage.finish_and_fetch(done, [], SERVER, WORKER, at(1))
+        assert applied is True
+        assert state_of(storage, waiter.id) == "Enqueued"
+
+    def test_a_refused_outcome_still_gives_the_slot_back(self, storage: Storage) -> None:
+        first, _ = self.admit_slot(storage)
+        waiter, _ = self.admit_slot(storage)
+        assert change(storage, first.id, Deleted(), at(1))  # deleted while it ran
+        assert storage.change_state(outcome(first, Succeeded(), 2, release_slot=KEY)) is False
+        assert state_of(storage, waiter.id) == "Enqueued"
 
     def test_a_finished_jobs_slot_is_free_without_a_release(self, storage: Storage) -> None:
         first, _ = self.admit_slot(storage)

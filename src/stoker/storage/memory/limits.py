@@ -141,6 +141,24 @@ def promote(data: MemoryData, key: str, now: datetime, effects: Effects) -> int:
     return promoted
 
 
+def give_back(
+    data: MemoryData, key: str, num: int | None, state_id: int, now: datetime, effects: Effects
+) -> int:
+    """Drop the slot job `num` took under claim `state_id`, then serve the key's line."""
+    slots = data.slots.get(key, {})
+    if num is not None and slots.get(num) == state_id:
+        del slots[num]
+    return promote(data, key, now, effects)
+
+
+def give_back_slot(data: MemoryData, change: StateChange, effects: Effects) -> None:
+    """StateChange.release_slot, in the change's critical section."""
+    if change.release_slot is not None and change.expected_state_id is not None:
+        num = parse_job_id(change.job_id)
+        now = utc(change.state.created_at)
+        give_back(data, change.release_slot, num, change.expected_state_id, now, effects)
+
+
 class MemoryLimits:
     """Storage.admit, release_slot and promote_waiting, each one critical section."""
 
@@ -153,12 +171,8 @@ class MemoryLimits:
             return admit(data, gate, effects)
 
     def release_slot(self, key: str, job_id: str, state_id: int, now: datetime) -> int:
-        num = parse_job_id(job_id)
         with self._write() as (data, effects):
-            slots = data.slots.get(key, {})
-            if num is not None and slots.get(num) == state_id:
-                del slots[num]
-            return promote(data, key, utc(now), effects)
+            return give_back(data, key, parse_job_id(job_id), state_id, utc(now), effects)
 
     def promote_waiting(self, now: datetime, limit: int) -> int:
         with self._write() as (data, effects):

@@ -45,7 +45,7 @@ from stoker.core.records import (
 from stoker.storage.memory import jobs, registry, upkeep
 from stoker.storage.memory.data import Effects, MemoryData, utc, utc_or_none
 from stoker.storage.memory.jobs import parse_job_id
-from stoker.storage.memory.limits import MemoryLimits
+from stoker.storage.memory.limits import MemoryLimits, give_back_slot
 from stoker.storage.memory.monitor import MemoryMonitorReads
 
 __all__ = ["MemoryStorage"]
@@ -111,6 +111,7 @@ class MemoryStorage(MemoryLimits, MemoryMonitorReads):
 
     def change_state(self, change: StateChange) -> bool:
         with self._write() as (data, effects):
+            give_back_slot(data, change, effects)
             return jobs.apply_change(data, change, effects)
 
     def finish_and_fetch(
@@ -122,6 +123,7 @@ class MemoryStorage(MemoryLimits, MemoryMonitorReads):
         now: datetime,
     ) -> tuple[bool, FetchedJob | None]:
         with self._write() as (data, effects):
+            give_back_slot(data, change, effects)
             applied = jobs.apply_change(data, change, effects)
             return applied, jobs.claim_next(data, queues, server_id, worker_id, utc(now), effects)
 

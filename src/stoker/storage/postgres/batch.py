@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from stoker.core.records import StateChange
 from stoker.storage.common.worker_steps import CombinedSteps, Step, StepResult
@@ -50,6 +51,7 @@ class BatchedSteps(CombinedSteps, PostgresBase):
         )
         if row is not None:
             self._resolve_descendants(row, changes)
+        self._give_back_slots([change])
         return row is not None
 
     def _run_batch(
@@ -76,11 +78,25 @@ class BatchedSteps(CombinedSteps, PostgresBase):
         applied = {int(row[0]) for row in changed}
         for row in changed:
             self._resolve_descendants(row, changes)
+        self._give_back_slots([change for change, _ in changes])
         jobs = {int(row[9]): fetched_job(row) for row in claimed}
         return [
             (_job_number(step) in applied, jobs.get(number))
             for number, step in enumerate(steps, start=1)
         ]
+
+    def _give_back_slots(self, changes: Sequence[StateChange]) -> None:
+        """StateChange.release_slot, after the changes (whether or not they applied): on
+        PostgreSQL a step of its own per limited job, one round trip unless a waiter is
+        enqueued (see PostgresLimits.release_slot)."""
+        for change in changes:
+            if change.release_slot is not None and change.expected_state_id is not None:
+                key, state_id = change.release_slot, change.expected_state_id
+                self.release_slot(key, change.job_id, state_id, change.state.created_at)
+
+    if TYPE_CHECKING:  # PostgresLimits's
+
+        def release_slot(self, key: str, job_id: str, state_id: int, now: datetime) -> int: ...
 
     def _resolve_descendants(
         self, row: tuple[Any, ...], changes: Sequence[tuple[StateChange, int]]

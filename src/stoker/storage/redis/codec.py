@@ -132,7 +132,7 @@ def change_args(change: StateChange, token: str) -> list[str]:
     args += [framed(change.expected_states), expected_sid, change.queue or ""]
     args += [opt_us(_run_at(change)), opt_us(change.expire_at), server, token]
     args += ["1" if change.release_continuations else "0"]
-    args += [opt_us(change.deleted_children_expire_at)]
+    args += [opt_us(change.deleted_children_expire_at), change.release_slot or ""]
     args += [str(len(change.params)), str(len(change.counters))]
     args += param_args(change.params)
     for counter in change.counters:

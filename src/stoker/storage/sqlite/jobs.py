@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stoker.core import reasons
 from stoker.core.jobs import CRASHES_PARAM
@@ -307,9 +307,7 @@ class SQLiteJobWrites:
     ) -> tuple[bool, FetchedJob | None]:
         values = change_values(change)
         if not queues:
-            return (
-                values is not None and self._db.write(partial(apply_change, change, values))
-            ), None
+            return self._db.write(partial(self._apply, change, values)), None
         db = self._db
         slot = db.slot()
         names = tuple(queues)
@@ -323,7 +321,7 @@ class SQLiteJobWrites:
         def finish_then_claim(
             conn: sqlite3.Connection, woken: set[str]
         ) -> tuple[bool, FetchedJob | None]:
-            applied = values is not None and apply_change(change, values, conn, woken)
+            applied = self._apply(change, values, conn, woken)
             return applied, claim(conn, woken)
 
         applied, fetched = db.write(finish_then_claim)
@@ -332,7 +330,28 @@ class SQLiteJobWrites:
 
     def change_state(self, change: StateChange) -> bool:
         values = change_values(change)
-        return values is not None and self._db.write(partial(apply_change, change, values))
+        if values is None:
+            return False
+        return self._db.write(partial(self._apply, change, values))
+
+    def _apply(
+        self,
+        change: StateChange,
+        values: list[Any] | None,
+        conn: sqlite3.Connection,
+        woken: set[str],
+    ) -> bool:
+        """apply_change, giving back the job's concurrency slot first if the change says so
+        (whether or not it applies: see StateChange.release_slot)."""
+        if change.release_slot is not None and values is not None:
+            self._give_back_slot(change, conn, woken)
+        return values is not None and apply_change(change, values, conn, woken)
+
+    if TYPE_CHECKING:  # SQLiteLimits's, in the same write transaction
+
+        def _give_back_slot(
+            self, change: StateChange, conn: sqlite3.Connection, woken: set[str]
+        ) -> None: ...
 
     def set_progress(self, job_id: str, progress: float) -> None:
         num = parse_job_id(job_id)

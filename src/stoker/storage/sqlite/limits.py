@@ -160,6 +160,20 @@ def promote(key: str, now: datetime, conn: sqlite3.Connection, woken: set[str]) 
     return promoted
 
 
+def give_back(
+    key: str,
+    num: int | None,
+    state_id: int,
+    now: datetime,
+    conn: sqlite3.Connection,
+    woken: set[str],
+) -> int:
+    """Drop the slot job `num` took under claim `state_id`, then serve the key's line."""
+    if num is not None:
+        conn.execute(DROP_SLOT, (num, key, state_id))
+    return promote(key, now, conn, woken)
+
+
 class SQLiteLimits:
     """Storage.admit, release_slot and promote_waiting, each one write transaction."""
 
@@ -169,14 +183,15 @@ class SQLiteLimits:
         return self._db.write(partial(admit, gate))
 
     def release_slot(self, key: str, job_id: str, state_id: int, now: datetime) -> int:
-        num = parse_job_id(job_id)
+        return self._db.write(partial(give_back, key, parse_job_id(job_id), state_id, now))
 
-        def release(conn: sqlite3.Connection, woken: set[str]) -> int:
-            if num is not None:
-                conn.execute(DROP_SLOT, (num, key, state_id))
-            return promote(key, now, conn, woken)
-
-        return self._db.write(release)
+    def _give_back_slot(
+        self, change: StateChange, conn: sqlite3.Connection, woken: set[str]
+    ) -> None:
+        """StateChange.release_slot, inside the change's write transaction."""
+        if change.release_slot is not None and change.expected_state_id is not None:
+            key, num = change.release_slot, parse_job_id(change.job_id)
+            give_back(key, num, change.expected_state_id, change.state.created_at, conn, woken)
 
     def promote_waiting(self, now: datetime, limit: int) -> int:
         def promote_all(conn: sqlite3.Connection, woken: set[str]) -> int:

@@ -2,14 +2,20 @@
 -- A is laid out as that script's ARGV:
 -- prefix, job id, state, at, history entry, expected states (",A,B," or ""),
 -- expected state_id (or ""), queue, run_at, expire_at, server id, op token, release (1/0),
--- deleted children expire_at, number of params, number of counters,
--- then name/JSON pairs of params, then key/by/expire_at triples of counters. Returns 1 or 0.
+-- deleted children expire_at, concurrency key whose slot to give back (or ""), number of
+-- params, number of counters, then name/JSON pairs of params, then key/by/expire_at triples of
+-- counters. Returns 1 or 0.
 local function change_state(A)
   local id, state, at, hist = A[2], A[3], A[4], A[5]
   local expected, expected_sid, queue, run_at = A[6], A[7], A[8], A[9]
   local expire_at, server, token, release, deleted_x = A[10], A[11], A[12], A[13], A[14]
-  local np, nc = tonumber(A[15]), tonumber(A[16])
+  local np, nc = tonumber(A[16]), tonumber(A[17])
   local k = jkey(id)
+  if A[15] ~= '' then
+    -- Whether or not the change applies, the slot the job took under its claim goes back
+    -- and the line moves (a resend does it again, harmlessly).
+    give_back_slot(A[15], id, expected_sid, at)
+  end
 
   local job = redis.call('HMGET', k, 's', 'i', 'q', 'srv', 'op')
   if not job[1] then
@@ -40,7 +46,7 @@ local function change_state(A)
   if token ~= '' then
     redis.call('HSET', k, 'op', token)
   end
-  local i = 17
+  local i = 18
   for _ = 1, np do
     redis.call('HSET', k .. ':params', A[i], A[i + 1])
     i = i + 2

@@ -112,6 +112,15 @@ local function use_reservation(starts, id, at, now, count, period)
   return nth_at + period
 end
 
+-- The slot `id` took under its claim `sid` goes back, and the key's line moves.
+local function give_back_slot(ckey, id, sid, at)
+  local slots = P .. ':slots:' .. ckey
+  if redis.call('HGET', slots, id) == sid then
+    redis.call('HDEL', slots, id)
+  end
+  return promote(ckey, at)
+end
+
 -- nil if the job may start now (the start is recorded), else the time of the start it
 -- reserved (see stoker.core.protocols.Storage.admit).
 local function reserve_start(rkey, id, now, count, period, grace)
