@@ -11,13 +11,13 @@ each way and its ratio to the keyless one.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Callable
 
 import stoker
 from benchmarks import namespaces
 from benchmarks.jobs import noop
+from benchmarks.ratios import print_table
 
 Way = Callable[[stoker.App, int], None]
 
@@ -70,19 +70,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     options = parser.parse_args()
-    print("| storage | " + " | ".join(WAYS) + " |")
-    print("|---|" + "---:|" * len(WAYS))
-    for storage in options.storages.split(","):
-        rates: dict[str, list[float]] = {way: [] for way in WAYS}
-        for _ in range(options.rounds):
-            for way, call in WAYS.items():
-                rates[way].append(rate(storage, call, options.jobs))
-        base = statistics.median(rates["no key"])
-        cells = [
-            f"{statistics.median(values):,.0f} ({statistics.median(values) / base:.2f}x)"
-            for values in rates.values()
-        ]
-        print(f"| {storage} | " + " | ".join(cells) + " |")
+    print_table(
+        options.storages.split(","),
+        list(WAYS),
+        options.rounds,
+        lambda storage, way: rate(storage, WAYS[way], options.jobs),
+    )
     print(f"(single enqueues per second, medians of {options.rounds} rounds x {options.jobs})")
 
 

@@ -14,13 +14,13 @@ way and its ratio to the plain one.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Callable
 
 import stoker
 from benchmarks import namespaces
 from benchmarks.jobs import noop
+from benchmarks.ratios import print_table
 
 Way = Callable[[stoker.App, int], None]
 
@@ -76,19 +76,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     options = parser.parse_args()
-    print("| storage | " + " | ".join(WAYS) + " |")
-    print("|---|" + "---:|" * len(WAYS))
-    for storage in options.storages.split(","):
-        rates: dict[str, list[float]] = {way: [] for way in WAYS}
-        for _ in range(options.rounds):
-            for way, call in WAYS.items():
-                rates[way].append(rate(storage, call, options.jobs, options.workers))
-        base = statistics.median(rates["plain"])
-        cells = [
-            f"{statistics.median(values):,.0f} ({statistics.median(values) / base:.2f}x)"
-            for values in rates.values()
-        ]
-        print(f"| {storage} | " + " | ".join(cells) + " |")
+    print_table(
+        options.storages.split(","),
+        list(WAYS),
+        options.rounds,
+        lambda storage, way: rate(storage, WAYS[way], options.jobs, options.workers),
+    )
     print(
         f"(jobs per second end to end, {options.workers} workers, medians of {options.rounds} "
         f"rounds x {options.jobs})"

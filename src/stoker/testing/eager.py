@@ -13,7 +13,7 @@ from stoker.core.states import State
 from stoker.server import background
 from stoker.server.context import ServerContext
 from stoker.server.options import ServerOptions
-from stoker.server.worker import Worker
+from stoker.server.worker import Worker, slot_key
 
 DEFAULT_MAX_JOBS = 1000
 
@@ -83,6 +83,7 @@ class _EagerWorker(Worker):
             queue=fetched.queue,
             params=fetched.params,
             exception=exc,
+            release_slot=slot_key(fetched),
         )
         self.last = (fetched, exc)
         return None
