@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,25 @@ def test_quick_benchmark_prints_every_metric_with_its_floor(tmp_path: Path) -> N
     assert all(values[0] > 0 for values in measured.values())
     assert set(results["floor"][STORAGE]) == {"single", "bulk", "throughput"}
     assert all(values[0] > 0 for values in results["floor"][STORAGE].values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("script", "ways"),
+    [
+        ("key_overhead.py", ["no key", "idempotency key", "unique key"]),
+        ("limit_overhead.py", ["plain", "unique key", "concurrency limit", "rate limit"]),
+    ],
+)
+def test_the_overhead_benchmarks_print_a_row_with_every_way(script: str, ways: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--storages", STORAGE,
+         "--jobs", "20", "--rounds", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=110,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    header, _, row = done.stdout.splitlines()[:3]
+    assert all(way in header for way in ways)
+    assert row.startswith(f"| {STORAGE} | ")
+    assert row.count("x)") == header.count("|") - 2
