@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from stoker.core.context import JobContext, current_job
     from stoker.core.errors import (
         ArgumentEncodingError,
+        BatchNotFoundError,
         CronError,
         JobCancelledError,
         JobDefinitionError,
@@ -51,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "JobCancelledError": "stoker.core.errors",
     "JobDefinitionError": "stoker.core.errors",
     "JobNotAllowedError": "stoker.core.errors",
+    "BatchNotFoundError": "stoker.core.errors",
     "JobNotFoundError": "stoker.core.errors",
     "JobTimeoutError": "stoker.core.errors",
     "JobWaitTimeoutError": "stoker.core.errors",
@@ -72,6 +74,7 @@ __all__ = [
     "App",
     "ArgumentEncodingError",
     "AsyncApp",
+    "BatchNotFoundError",
     "Clock",
     "CronError",
     "ElectionContext",

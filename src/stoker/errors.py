@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from stoker.core.errors import (
     ArgumentEncodingError,
+    BatchNotFoundError,
     CronError,
     ForeignDatabaseError,
     JobCancelledError,
@@ -24,6 +25,7 @@ from stoker.core.errors import (
 
 __all__ = [
     "ArgumentEncodingError",
+    "BatchNotFoundError",
     "CronError",
     "ForeignDatabaseError",
     "JobCancelledError",

@@ -314,6 +314,11 @@ def test_a_file_of_version_1_gains_keys_and_limits_and_keeps_its_jobs(tmp_path: 
     for table in ("concurrency_slot", "concurrency_wait", "rate_start"):  # version 3's
         conn.execute(f"DROP TABLE {table}")
     conn.execute("DROP TRIGGER job_limits_freed")
+    conn.execute("DROP TRIGGER job_batch_count")  # version 4's
+    conn.execute("DROP INDEX job_batch")
+    for table in ("batch", "batch_count", "batch_continuation"):
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("ALTER TABLE job DROP COLUMN batch_id")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -326,5 +331,6 @@ def test_a_file_of_version_1_gains_keys_and_limits_and_keeps_its_jobs(tmp_path: 
         assert upgraded.create_jobs([keyed]) == [first]
         assert first != old_job
         assert upgraded.promote_waiting(at(1), 10) == 0  # the limits' tables are there
+        assert upgraded.finish_batches(at(1), 10) == []  # and the batches'
     finally:
         upgraded.close()

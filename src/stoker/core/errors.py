@@ -27,6 +27,10 @@ class JobNotFoundError(KeyError, StokerError):
     """No job with this id exists in the storage."""
 
 
+class BatchNotFoundError(KeyError, StokerError):
+    """No batch with this id exists in the storage."""
+
+
 class StorageURLError(ValueError, StokerError):
     """A storage URL that stoker cannot open."""
 

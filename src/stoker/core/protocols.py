@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from stoker.core.batches import BatchRecord, NewBatch
 from stoker.core.records import (
     Admission,
     Claim,
@@ -107,6 +108,22 @@ class Monitor(Protocol):
         """Values of the counters (0 for a missing or expired key)."""
         ...
 
+    def get_batch(self, batch_id: str) -> BatchRecord | None:
+        """A batch with its jobs counted per state (every STATE_NAMES name present); None if
+        unknown. Reads counters, never the batch's jobs."""
+        ...
+
+    def list_batches(self, *, offset: int = 0, limit: int = 50) -> list[BatchRecord]:
+        """Batches, newest first (by creation, ties by id)."""
+        ...
+
+    def count_batches(self) -> int:
+        ...
+
+    def batch_jobs(self, batch_id: str, *, offset: int = 0, limit: int = 50) -> list[JobRecord]:
+        """A page of a batch's member jobs, in creation order."""
+        ...
+
 
 @runtime_checkable
 class Storage(Monitor, Protocol):
@@ -183,6 +200,29 @@ class Storage(Monitor, Protocol):
     def promote_waiting(self, now: datetime, limit: int) -> int:
         """`release_slot` for every key that has waiters (up to `limit` keys): the safety net
         for a release that never happened (its process died); return how many were enqueued."""
+        ...
+
+    # --- batches ---------------------------------------------------------------------------
+    def create_batch(self, batch: NewBatch, jobs: Sequence[NewJob]) -> list[str]:
+        """Create the batch and `jobs` in one transaction and return the jobs' ids in order
+        (all or nothing). Jobs whose `batch_id` is the batch's are its members: from now on
+        the storage counts them per state in the same step as every change that moves one,
+        whoever makes it. Jobs whose `awaits_batch` is the batch's are its continuations,
+        Awaiting until finish_batches releases them. A used batch id is a ValueError."""
+        ...
+
+    def continue_batch(self, job: NewJob) -> str:
+        """Create `job`, an Awaiting continuation of batch `job.awaits_batch`; if the batch
+        finished already, in the state finish_batches would have moved it to. An unknown
+        batch raises BatchNotFoundError and nothing is stored."""
+        ...
+
+    def finish_batches(self, now: datetime, limit: int) -> list[str]:
+        """Finish up to `limit` batches whose members all settled (Succeeded, Failed or
+        Deleted): record the outcome (stoker.core.batches.batch_outcome) and move each
+        continuation to Enqueued if it waits for that outcome, else to Deleted, with history
+        reasons from stoker.core.batches.continuation_record. Exactly once per batch however
+        many servers call at once; return the ids of the batches finished by this call."""
         ...
 
     def set_progress(self, job_id: str, progress: float) -> None:

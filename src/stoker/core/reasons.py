@@ -39,6 +39,16 @@ def continuation_not_met(parent_id: str, parent_state: str) -> str:
     return f"Continuation condition not met: parent job {parent_id} reached {parent_state}"
 
 
+def batch_finished(batch_id: str, outcome: str) -> str:
+    """A batch continuation released: every job of its batch settled (-> Enqueued)."""
+    return f"Batch {batch_id} finished: {outcome}"
+
+
+def batch_condition_not_met(batch_id: str, outcome: str) -> str:
+    """A batch continuation deleted: the batch ended otherwise than it waits for (-> Deleted)."""
+    return f"Continuation condition not met: batch {batch_id} finished {outcome}"
+
+
 def pieces(render: Callable[..., str], arity: int) -> tuple[str, ...]:
     """The constant text around the `arity` values of `render`, as arity + 1 pieces: for SQL
     and Lua, which put the values between them (each value must appear once, in order)."""

@@ -47,6 +47,10 @@ class NewJob:
     # With a unique key, creating the job while the job that holds the key is unfinished
     # (stoker.core.states.UNFINISHED_STATES) creates nothing and returns that job's id.
     unique_key: str | None = None
+    # A member of that batch (Storage.create_batch), counted per state with it.
+    batch_id: str | None = None
+    # Awaiting: the batch it continues (with `on_states`, the batch outcomes that release it).
+    awaits_batch: str | None = None
 
 
 def keyed_job(jobs: Sequence[NewJob]) -> NewJob | None:
@@ -74,6 +78,8 @@ def same_but_arguments(job: NewJob, previous: NewJob) -> bool:
         and job.parent_id == previous.parent_id
         and job.on_states == previous.on_states
         and job.deleted_expire_at == previous.deleted_expire_at
+        and job.batch_id == previous.batch_id
+        and job.awaits_batch == previous.awaits_batch
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stoker.testing.contract_batches import BatchContract
 from stoker.testing.contract_closed import ClosedStorageContract
 from stoker.testing.contract_continuations import ContinuationsContract, ScheduledContract
 from stoker.testing.contract_fetch import FetchContract, WaitForJobsContract
@@ -41,6 +42,7 @@ class StorageContract(
     UniqueKeyContract,
     ConcurrencyContract,
     RateLimitContract,
+    BatchContract,
     FetchContract,
     FinishAndFetchContract,
     WaitForJobsContract,

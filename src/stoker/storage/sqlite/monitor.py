@@ -30,7 +30,7 @@ from stoker.storage.common.due import check_by_due, latest_first
 from stoker.storage.sqlite.codec import from_us, from_us_or_none, loads, parse_job_id
 from stoker.storage.sqlite.connection import SQLiteDatabase
 
-_JOB_COLUMNS = """
+JOB_COLUMNS = """
     SELECT j.id, j.function, j.args, j.kwargs, j.queue, j.params, j.created_at, j.state,
         j.state_at, j.reason, j.data, j.state_id, j.expire_at, j.parent_id, j.progress
     FROM job AS j"""
@@ -59,7 +59,7 @@ _FILTERS = {
 ENQUEUED_QUEUES = "SELECT queue FROM state_count WHERE state = 'Enqueued' AND n > 0"
 # Every Enqueued job without a search is paged by merging the queues' ranges (_enqueued_page).
 LIST_JOBS = {
-    (kind, newest): _JOB_COLUMNS + where + _ORDER[newest]
+    (kind, newest): JOB_COLUMNS + where + _ORDER[newest]
     for kind, where in _FILTERS.items()
     for newest in (False, True)
     if kind != "enqueued"
@@ -98,8 +98,8 @@ DUE_TIED = {
     for queue, where in _DUE.items()
 }
 _JSON_IDS = "SELECT value FROM json_each(?)"
-JOBS_BY_IDS = _JOB_COLUMNS + " WHERE j.id IN (" + _JSON_IDS + ")"
-JOB = _JOB_COLUMNS + " WHERE j.id = ?"
+JOBS_BY_IDS = JOB_COLUMNS + " WHERE j.id IN (" + _JSON_IDS + ")"
+JOB = JOB_COLUMNS + " WHERE j.id = ?"
 # Earlier states; the current one is in the job row.
 HISTORY = "SELECT name, created_at, reason, data FROM job_state WHERE job_id = ? ORDER BY seq"
 LOGS = "SELECT created_at, message FROM job_log WHERE job_id = ? ORDER BY id"
@@ -110,7 +110,7 @@ def _key_order(row: Sequence[Any]) -> tuple[int, int]:
     return row[1], row[0]  # (state_at, id) of an (id, state_at) key: the order of every page
 
 
-def _job_record(row: Sequence[Any]) -> JobRecord:
+def job_record(row: Sequence[Any]) -> JobRecord:
     return JobRecord(
         id=str(row[0]),
         function=row[1],
@@ -192,7 +192,7 @@ class SQLiteMonitorReads(SearchedPages):
         offset, limit = max(0, offset), max(0, limit)
         if by_due:
             check_by_due(state, search)
-            return [_job_record(row) for row in self._due_page(queue, offset, limit, newest_first)]
+            return [job_record(row) for row in self._due_page(queue, offset, limit, newest_first)]
         if search:
             ids = page_of(self._search_ids(state, queue, search), offset, limit, newest_first)
             return self._records_by_ids(ids)
@@ -201,7 +201,7 @@ class SQLiteMonitorReads(SearchedPages):
             rows = self._enqueued_page(offset, limit, newest_first)
         else:
             rows = self._all(LIST_JOBS[(kind, newest_first)], [*values, limit, offset])
-        return [_job_record(row) for row in rows]
+        return [job_record(row) for row in rows]
 
     def _search_ids(self, state: str, queue: str | None, search: str) -> list[str]:
         kind, values = _filter(state, queue)
@@ -228,7 +228,7 @@ class SQLiteMonitorReads(SearchedPages):
         if not ids:
             return []
         rows = self._all(JOBS_BY_IDS, (json.dumps([int(job_id) for job_id in ids]),))
-        found = {str(row[0]): _job_record(row) for row in rows}
+        found = {str(row[0]): job_record(row) for row in rows}
         return [found[job_id] for job_id in ids if job_id in found]
 
     def _enqueued_page(self, offset: int, limit: int, newest_first: bool) -> list[Any]:
@@ -293,7 +293,7 @@ class SQLiteMonitorReads(SearchedPages):
             history = conn.execute(HISTORY, (num,)).fetchall()
             logs = conn.execute(LOGS, (num,)).fetchall()
             children = conn.execute(CHILD_IDS, (num,)).fetchall()
-            job = _job_record(row)
+            job = job_record(row)
             return JobDetails(
                 job=job,
                 history=(

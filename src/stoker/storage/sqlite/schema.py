@@ -194,11 +194,48 @@ _V3 = (
     END""",
 )
 
+# Batches (stoker.core.batches): a job's batch, the batches, their members counted per state
+# by a trigger (so a batch of any size is finished from its counts, never by reading its
+# jobs), and the jobs that continue each batch.
+_V4 = (
+    "ALTER TABLE job ADD COLUMN batch_id TEXT",
+    "CREATE INDEX job_batch ON job (batch_id, id) WHERE batch_id IS NOT NULL",
+    """CREATE TABLE batch (
+        id TEXT PRIMARY KEY,
+        description TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        finished_at INTEGER,
+        outcome TEXT
+    ) WITHOUT ROWID""",
+    "CREATE INDEX batch_open ON batch (created_at) WHERE finished_at IS NULL",
+    "CREATE INDEX batch_newest ON batch (created_at, id)",
+    """CREATE TABLE batch_count (
+        batch_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (batch_id, state)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE batch_continuation (
+        job_id INTEGER PRIMARY KEY,
+        batch_id TEXT NOT NULL
+    )""",
+    "CREATE INDEX batch_continuation_batch ON batch_continuation (batch_id, job_id)",
+    # Every move of a member, whoever makes it (a claim, an outcome, the watchdog, a person).
+    """CREATE TRIGGER job_batch_count AFTER UPDATE OF state ON job
+    WHEN new.batch_id IS NOT NULL AND old.state <> new.state BEGIN
+        UPDATE batch_count SET n = n - 1 WHERE batch_id = new.batch_id AND state = old.state;
+        INSERT INTO batch_count (batch_id, state, n) VALUES (new.batch_id, new.state, 1)
+        ON CONFLICT (batch_id, state) DO UPDATE SET n = n + 1;
+    END""",
+)
+
 # (version, description, statements), in order; never edit a released migration, add one.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "jobs, history, logs, state counts, counters, servers, recurring jobs, locks", _V1),
     (2, "idempotency and unique keys", _V2),
     (3, "concurrency slots, their waiters, rate-limited starts", _V3),
+    (4, "batches: members counted per state, continuations", _V4),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -61,6 +61,7 @@ from typing import Any
 
 from stoker.core.errors import StorageBusyError, StorageClosedError
 from stoker.core.records import Claim, NewJob, RecurringRecord, ServerRecord
+from stoker.storage.sqlite.batches import SQLiteBatches
 from stoker.storage.sqlite.codec import dumps, dumps_mapping, to_us, to_us_or_none
 from stoker.storage.sqlite.connection import SQLiteDatabase
 from stoker.storage.sqlite.jobs import SQLiteJobWrites, insert_jobs
@@ -91,7 +92,7 @@ ACQUIRE_LOCK = """
     RETURNING name"""
 
 
-class SQLiteStorage(SQLiteJobWrites, SQLiteLimits, SQLiteMonitorReads):
+class SQLiteStorage(SQLiteJobWrites, SQLiteLimits, SQLiteBatches, SQLiteMonitorReads):
     """Storage in one SQLite file, for one host (many threads and processes); see the module
     docstring for URLs, options and how it works."""
 
