@@ -14,6 +14,8 @@ from stoker.core.version import __version__
 if TYPE_CHECKING:
     from stoker.app import App
     from stoker.async_app import AsyncApp
+    from stoker.client.batches import Batch
+    from stoker.core.batches import BatchRecord
     from stoker.core.clock import Clock, SystemClock
     from stoker.core.context import JobContext, current_job
     from stoker.core.errors import (
@@ -45,6 +47,8 @@ _EXPORTS: dict[str, str] = {
     "AsyncApp": "stoker.async_app",
     "Clock": "stoker.core.clock",
     "SystemClock": "stoker.core.clock",
+    "Batch": "stoker.client.batches",
+    "BatchRecord": "stoker.core.batches",
     "JobContext": "stoker.core.context",
     "current_job": "stoker.core.context",
     "ArgumentEncodingError": "stoker.core.errors",
@@ -74,7 +78,9 @@ __all__ = [
     "App",
     "ArgumentEncodingError",
     "AsyncApp",
+    "Batch",
     "BatchNotFoundError",
+    "BatchRecord",
     "Clock",
     "CronError",
     "ElectionContext",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from stoker.client.batches import Batch, batch_continuation, change_members, get_batch
 from stoker.client.plan import (
     MAX_PLANS,
     EnqueuePlan,
@@ -18,6 +19,7 @@ from stoker.client.plan import (
 from stoker.client.recurring import RecurringJobs
 from stoker.client.waiting import wait_for_job
 from stoker.core import reasons
+from stoker.core.batches import ANY_OUTCOME, ONLY_SUCCEEDED, BatchRecord
 from stoker.core.clock import ensure_aware_utc
 from stoker.core.errors import JobDefinitionError, JobNotFoundError
 from stoker.core.interrupts import shielded
@@ -210,11 +212,23 @@ class Client:
     ) -> list[str]:
         """Enqueue one job per item (a tuple of positional or a dict of keyword arguments) in ONE
         transaction: all are stored or, if any item is bad, none."""
+        jobs, options = self._bulk_jobs(func, calls, "enqueue_many")
+        return self._create(jobs, options) if jobs else []
+
+    def _bulk_jobs(
+        self,
+        func: Callable[..., Any],
+        calls: Iterable[Sequence[Any] | Mapping[str, Any]],
+        what: str,
+        limit: int = MAX_BULK,
+    ) -> tuple[list[NewJob], JobOptions]:
+        """The Enqueued jobs of a bulk call, sharing one state record and one params mapping
+        (storages encode a shared mapping once)."""
         plan = self._plan(func)
         if self._options.idempotency_key is not None or self._options.unique_key is not None:
             raise JobDefinitionError(
-                "an idempotency or unique key names one job; enqueue_many makes many (drop "
-                "the key, or enqueue each job with a key of its own)"
+                f"an idempotency or unique key names one job; {what} makes many (drop the key, "
+                "or enqueue each job with a key of its own)"
             )
         if plan.options.unique:
             raise JobDefinitionError(
@@ -224,7 +238,6 @@ class Client:
         now = self._runtime.clock.now()
         # One transaction, one moment: every job of the call shares the Enqueued record.
         record = Enqueued(queue=plan.queue).to_record(now)
-        # Shared by the jobs of this call (one copy): storages encode a shared mapping once.
         params = dict(plan.params)
         jobs = []
         for index, call in enumerate(calls):
@@ -232,11 +245,11 @@ class Client:
                 args, kwargs = ((), call) if isinstance(call, Mapping) else (tuple(call), {})
                 job_args, job_kwargs = plan.encode(args, kwargs)
             except (TypeError, ValueError) as exc:
-                raise type(exc)(f"item {index} of enqueue_many: {exc}") from exc
+                raise type(exc)(f"item {index} of {what}: {exc}") from exc
             jobs.append(_job(plan, job_args, job_kwargs, record, now, params))
-            if len(jobs) > MAX_BULK:
-                raise ValueError(f"enqueue_many takes at most {MAX_BULK} jobs per call")
-        return self._create(jobs, plan.options) if jobs else []
+            if len(jobs) > limit:
+                raise ValueError(f"{what} takes at most {limit} jobs per call")
+        return jobs, plan.options
 
     def continue_with(
         self, parent_id: str, func: Callable[..., Any], /, *args: Any, **kwargs: Any
@@ -259,6 +272,44 @@ class Client:
             deleted_expire_at=self._runtime.retention.expiry_for("Deleted", now),
         )
         return self._create([job], options)[0]
+
+    # --- batches --------------------------------------------------------------------------------
+    def batch(self, description: str = "") -> Batch:
+        """`with client.batch("nightly import") as batch:` then `batch.enqueue(...)`,
+        `enqueue_in`, `enqueue_at`, `enqueue_many` and `then(...)`: the jobs are created
+        together when the block ends without an error (none if it raises); `batch.id` is
+        known inside the block (see stoker.client.batches.Batch)."""
+        return Batch(self, description)
+
+    def continue_batch_with(
+        self, batch_id: str, func: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> str:
+        """Run once every job of batch `batch_id` settled, whatever the outcome (at once if
+        the batch finished already); BatchNotFoundError for an unknown batch."""
+        job = batch_continuation(self, batch_id, ANY_OUTCOME, func, args, kwargs)
+        return self._store([job], lambda jobs: [self._runtime.storage.continue_batch(jobs[0])])[0]
+
+    def continue_batch_if_succeeded(
+        self, batch_id: str, func: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> str:
+        """Run once every job of batch `batch_id` Succeeded; Deleted if the batch ended
+        otherwise."""
+        job = batch_continuation(self, batch_id, ONLY_SUCCEEDED, func, args, kwargs)
+        return self._store([job], lambda jobs: [self._runtime.storage.continue_batch(jobs[0])])[0]
+
+    @shielded()
+    def get_batch(self, batch_id: str) -> BatchRecord | None:
+        """The batch: its description, jobs per state, `state` (Started, Succeeded, Failed or
+        Deleted) and continuations; None if unknown."""
+        return get_batch(self, batch_id)
+
+    def delete_batch(self, batch_id: str) -> int:
+        """Delete every job of the batch that is not Succeeded or Deleted; how many."""
+        return change_members(self, batch_id, "delete")
+
+    def requeue_batch(self, batch_id: str) -> int:
+        """Requeue every Failed or Deleted job of the batch; how many."""
+        return change_members(self, batch_id, "requeue")
 
     # --- steering jobs --------------------------------------------------------------------------
     def requeue(
@@ -365,6 +416,16 @@ class Client:
     def _params(self, options: JobOptions) -> dict[str, Any]:
         return job_params(options, self._runtime.default_retries)
 
+    def _batch_continuation(
+        self,
+        batch_id: str,
+        on_states: tuple[str, ...],
+        func: Callable[..., Any],
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+    ) -> NewJob:
+        return batch_continuation(self, batch_id, on_states, func, args, kwargs)
+
     def _enqueued(self, invocation: Invocation, options: JobOptions) -> NewJob:
         queue = options.queue or self._runtime.default_queue
         return self._new_job(invocation, options, Enqueued(queue=queue))
@@ -389,9 +450,7 @@ class Client:
         """Store the jobs, with this client's keys (only ever one job then: enqueue_many
         refuses keys and unique functions)."""
         calls = self._options
-        if calls.limits:
-            jobs = _with_params(jobs, calls.limits)
-        check_limits(jobs[0].function, jobs[0].params)  # one function, one params per call
+        jobs = self._with_limits(jobs)
         keyed = (
             calls.idempotency_key is not None
             or calls.unique_key is not None
@@ -399,11 +458,24 @@ class Client:
         )
         if keyed:
             jobs = [self._keyed(job, bool(options.unique)) for job in jobs]
+        return self._store(jobs, self._runtime.storage.create_jobs, keyed)
+
+    def _with_limits(self, jobs: list[NewJob]) -> list[NewJob]:
+        """The jobs of one call with this client's limits, checked (one function per call)."""
+        if self._options.limits:
+            jobs = _with_params(jobs, self._options.limits)
+        check_limits(jobs[0].function, jobs[0].params)
+        return jobs
+
+    def _store(
+        self, jobs: list[NewJob], create: Callable[[list[NewJob]], list[str]], keyed: bool = False
+    ) -> list[str]:
+        """`create(jobs)` inside the creation filters, then told to the observers."""
         runtime = self._runtime
         if runtime.creation_filters:
-            ids = create_filtered(runtime.creation_filters, jobs, runtime.storage.create_jobs)
+            ids = create_filtered(runtime.creation_filters, jobs, create)
         else:
-            ids = runtime.storage.create_jobs(jobs)
+            ids = create(jobs)
         if runtime.observers:
             self._report_created(jobs, ids, keyed)
         return ids

@@ -49,10 +49,12 @@ class BatchRecord:
 
     @property
     def state(self) -> str:
-        """Started while a member may still run; then the outcome (see batch_outcome)."""
+        """Started while a job may still run, else what the jobs' states make (batch_outcome).
+        It follows the jobs (a requeued job starts the batch again); `outcome` keeps what
+        the batch's continuations saw when it finished."""
         if self.settled < self.total:
             return "Started"
-        return self.outcome or batch_outcome(self.counts, self.total)
+        return batch_outcome(self.counts, self.total)
 
 
 def batch_outcome(counts: Mapping[str, int], total: int) -> str:

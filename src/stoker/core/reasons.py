@@ -127,6 +127,16 @@ ENQUEUED_FROM_DASHBOARD = "Enqueued now from the dashboard"  # a Scheduled or Aw
 DELETED_FROM_DASHBOARD = "Deleted from the dashboard"
 
 
+def deleted_with_batch(batch_id: str) -> str:
+    """A batch's job deleted because the batch was (delete_batch, the dashboard, the CLI)."""
+    return f"Deleted with batch {batch_id}"
+
+
+def requeued_with_batch(batch_id: str) -> str:
+    """A batch's Failed or Deleted job requeued with the batch."""
+    return f"Requeued with batch {batch_id}"
+
+
 def triggered_now(recurring_id: str) -> str:
     """The job of a recurring job triggered by hand, outside its schedule."""
     return f"Triggered now from recurring job {recurring_id}"

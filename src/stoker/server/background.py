@@ -94,6 +94,15 @@ def promote_waiting(server: ServerContext) -> None:
     server.storage.promote_waiting(server.clock.now(), BATCH)
 
 
+def finish_batches(server: ServerContext) -> None:
+    """Finish the batches whose jobs all settled, releasing their continuations. The storage
+    finishes each batch once however many servers look (a compare-and-set), from its counts:
+    a look costs the same for a batch of ten jobs or of a hundred thousand."""
+    while len(server.storage.finish_batches(server.clock.now(), 100)) == 100:
+        if server.stopping.is_set():
+            return
+
+
 def fire_due_recurring(server: ServerContext) -> None:
     """Create the jobs of every due recurring job. Safe on all servers at once: fire_recurring
     is a compare-and-set on next_run, so exactly one server wins each occurrence."""

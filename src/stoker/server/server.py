@@ -64,6 +64,7 @@ class Server:
                 ("delayed-scheduler", options.scheduler_interval, background.enqueue_due_scheduled),
                 ("recurring-scheduler", options.scheduler_interval, background.fire_due_recurring),
                 ("slot-keeper", options.scheduler_interval, background.promote_waiting),
+                ("batch-keeper", options.scheduler_interval, background.finish_batches),
                 ("watchdog", max(1.0, min(options.server_timeout / 5, 60.0)), Watchdog()),
                 ("expiration", options.expiration_interval, background.expire),
             ]

@@ -166,6 +166,7 @@ class EagerRunner:
         server = self._server
         background.enqueue_due_scheduled(server)
         background.fire_due_recurring(server)
+        background.finish_batches(server)
         if self._queues is None:
             oldest = server.storage.list_jobs("Enqueued", limit=1, newest_first=False)
             return (oldest[0].queue,) if oldest else None
