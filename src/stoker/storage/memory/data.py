@@ -1,4 +1,5 @@
-"""The data of one in-memory storage: job rows, their indexes, and the lock that guards them."""
+"""The data of one in-memory storage: job and batch rows, their indexes, and the lock that
+guards them."""
 
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ class JobRow:
     progress: float | None = None
     logs: list[LogLine] = field(default_factory=list)
     children: list[int] = field(default_factory=list)  # ids of the jobs that continue this one
+    batch_id: str | None = None  # the batch it is a member of (counted per state with it)
 
     @property
     def order_key(self) -> tuple[datetime, int]:
@@ -83,6 +85,27 @@ class JobRow:
     @property
     def worker_id(self) -> str | None:
         return loads(self.state.data).get("worker_id") if self.state.name == "Processing" else None
+
+
+@dataclass(eq=False)
+class BatchRow:
+    """One batch: its members counted per state (kept by MemoryData.add and move, so it is
+    finished from its counts, never by reading its members) and the jobs that continue it."""
+
+    id: str
+    description: str
+    created_at: datetime
+    total: int
+    counts: Counter[str] = field(default_factory=Counter)  # state name -> member jobs
+    members: list[int] = field(default_factory=list)  # ids in creation (id) order
+    continuations: list[int] = field(default_factory=list)
+    finished_at: datetime | None = None
+    outcome: str | None = None
+
+    @property
+    def order_key(self) -> tuple[datetime, str]:
+        """(created_at, id): the order batches are listed in, and finished in."""
+        return self.created_at, self.id
 
 
 @dataclass(frozen=True)
@@ -136,6 +159,11 @@ class MemoryData:
         self.servers: dict[str, ServerRecord] = {}
         self.recurring: dict[str, RecurringRecord] = {}
         self.locks: dict[str, tuple[str, datetime]] = {}  # name -> (owner, expiry)
+        # Batches (see batches.py): id -> batch, every batch's and the unfinished ones'
+        # sorted (created_at, id) keys.
+        self.batches: dict[str, BatchRow] = {}
+        self.batch_order: list[tuple[datetime, str]] = []
+        self.open_batches: list[tuple[datetime, str]] = []
 
     @contextmanager
     def write(self) -> Iterator[Effects]:
@@ -153,12 +181,20 @@ class MemoryData:
     def add(self, row: JobRow, effects: Effects) -> None:
         self.jobs[row.id] = row
         self._index(row, effects)
+        if row.batch_id is not None:
+            batch = self.batches[row.batch_id]
+            batch.counts[row.state.name] += 1
+            batch.members.append(row.id)
         if row.parent_id is not None and row.parent_id in self.jobs:
             self.jobs[row.parent_id].children.append(row.id)
 
     def move(self, row: JobRow, move: Move, effects: Effects) -> None:
         """File the current state into the history and enter the next one (state_id + 1)."""
         self._unindex(row)
+        if row.batch_id is not None:  # the one field a plain job's move reads for batches
+            counts = self.batches[row.batch_id].counts
+            counts[row.state.name] -= 1
+            counts[move.name] += 1
         row.history.append(row.state)
         row.state = StoredState(move.name, utc(move.at), move.reason, move.data)
         row.state_id += 1
@@ -197,6 +233,18 @@ class MemoryData:
             _discard(self.enqueued[row.queue], row.order_key)
         elif name == "Scheduled" and row.run_at is not None:
             _discard(self.due, (row.run_at, row.id))
+
+    def add_batch(self, batch: BatchRow) -> None:
+        self.batches[batch.id] = batch
+        bisect.insort(self.batch_order, batch.order_key)
+        bisect.insort(self.open_batches, batch.order_key)
+
+    def finish_batch(self, batch: BatchRow, at: datetime, outcome: str) -> None:
+        """Record the outcome of a batch whose members all settled; it is open no more."""
+        batch.finished_at, batch.outcome = utc(at), outcome
+        index = bisect.bisect_left(self.open_batches, batch.order_key)
+        if index < len(self.open_batches) and self.open_batches[index] == batch.order_key:
+            del self.open_batches[index]
 
     def is_parked(self, job_id: int) -> bool:
         """Whether the job waits in the line of a concurrency key (see limits.py)."""

@@ -9,6 +9,7 @@ from stoker.core.errors import JobNotFoundError
 from stoker.core.records import CounterIncrement, FetchedJob, NewJob, StateChange
 from stoker.core.states import UNFINISHED_STATES, continuation_state, processing_state
 from stoker.storage.memory.data import (
+    BatchRow,
     Effects,
     JobRow,
     MemoryData,
@@ -28,8 +29,12 @@ def parse_job_id(job_id: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and int(text) > 0 else None
 
 
-def insert_jobs(data: MemoryData, jobs: Sequence[NewJob], effects: Effects) -> list[str]:
-    """Create `jobs` (lock held); JobNotFoundError, with nothing stored, for a missing parent."""
+def insert_jobs(
+    data: MemoryData, jobs: Sequence[NewJob], effects: Effects, batch: BatchRow | None = None
+) -> list[str]:
+    """Create `jobs` (lock held); JobNotFoundError, with nothing stored, for a missing parent.
+    With a new `batch`, it is stored too, and the jobs whose `batch_id` is its id become its
+    members."""
     parents: dict[str, str] = {}
     for job in jobs:
         if job.parent_id is not None:
@@ -37,9 +42,15 @@ def insert_jobs(data: MemoryData, jobs: Sequence[NewJob], effects: Effects) -> l
             if parent is None:
                 raise JobNotFoundError(job.parent_id)
             parents[job.parent_id] = parent.state.name
+    batch_id = None
+    if batch is not None:
+        data.add_batch(batch)
+        batch_id = batch.id
     ids = []
     for job in jobs:
         row = _new_row(data.next_id, job, parents.get(job.parent_id or ""))
+        if batch_id is not None and job.batch_id == batch_id:
+            row.batch_id = batch_id  # counted from its first state on (MemoryData.add)
         data.next_id += 1
         data.add(row, effects)
         ids.append(str(row.id))

@@ -17,8 +17,10 @@ state changes fenced by state ids, exactly-once recurring firing, keyed creates)
 the text of an increasing integer, never reused; params and state data are kept as JSON text,
 so they come back as JSON values as from any other storage. `wait_for_jobs` sleeps on the
 lock's condition, which an enqueue wakes; `watch_settled` (SettledNotices) is told of every job
-that reaches Succeeded, Failed or Deleted. Every time is the `now` the caller passes. Built
-for tests: a page of a state sorts that state's jobs, and expiry scans every job.
+that reaches Succeeded, Failed or Deleted. A batch's members are counted per state by the one
+step that moves a job (MemoryData.move), so a batch finishes from its counts. Every time is
+the `now` the caller passes. Built for tests: a page of a state sorts that state's jobs, and
+expiry scans every job.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from stoker.core.records import (
     keyed_job,
 )
 from stoker.storage.memory import jobs, registry, upkeep
+from stoker.storage.memory.batches import MemoryBatches
 from stoker.storage.memory.data import Effects, MemoryData, utc, utc_or_none
 from stoker.storage.memory.jobs import parse_job_id
 from stoker.storage.memory.limits import MemoryLimits, give_back_slot
@@ -51,7 +54,7 @@ from stoker.storage.memory.monitor import MemoryMonitorReads
 __all__ = ["MemoryStorage"]
 
 
-class MemoryStorage(MemoryLimits, MemoryMonitorReads):
+class MemoryStorage(MemoryLimits, MemoryMonitorReads, MemoryBatches):
     """Storage in this process's memory; see the module docstring for URLs and semantics."""
 
     def __init__(self, name: str = "") -> None:
