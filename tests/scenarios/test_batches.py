@@ -23,9 +23,7 @@ def batch_state(app: stoker.App, batch_id: str) -> str | None:
     return found.state if found is not None else None
 
 
-def test_a_batch_runs_and_then_its_continuation_runs_once(
-    app: stoker.App, tmp_path: Path
-) -> None:
+def test_a_batch_runs_and_then_its_continuation_runs_once(app: stoker.App, tmp_path: Path) -> None:
     with app.batch("twenty sums") as batch:
         assert len(batch.id) == 32  # known inside the block
         batch.enqueue_many(jobs.add, [(n, n) for n in range(18)])
