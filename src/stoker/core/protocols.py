@@ -117,8 +117,7 @@ class Monitor(Protocol):
         """Batches, newest first (by creation, ties by id)."""
         ...
 
-    def count_batches(self) -> int:
-        ...
+    def count_batches(self) -> int: ...
 
     def batch_jobs(self, batch_id: str, *, offset: int = 0, limit: int = 50) -> list[JobRecord]:
         """A page of a batch's member jobs, in creation order."""

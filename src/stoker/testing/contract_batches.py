@@ -148,9 +148,7 @@ class BatchContract(ContractSupport):
         assert found is not None
         assert set(found.continuations) == {early, late, picky}
 
-    def test_continuing_an_unknown_batch_raises_and_stores_nothing(
-        self, storage: Storage
-    ) -> None:
+    def test_continuing_an_unknown_batch_raises_and_stores_nothing(self, storage: Storage) -> None:
         with pytest.raises(BatchNotFoundError):
             storage.continue_batch(continuation("nope"))
         assert sum(storage.count_by_state().values()) == 0

@@ -60,7 +60,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -79,6 +78,7 @@ from stoker.core.records import (
     keyed_job,
 )
 from stoker.storage.redis.batch import RedisBatchedSteps
+from stoker.storage.redis.batches import RedisBatches
 from stoker.storage.redis.codec import (
     counter_args,
     log_entry,
@@ -102,7 +102,7 @@ from stoker.storage.redis.settled import SettledListener
 __all__ = ["RedisStorage"]
 
 
-class RedisStorage(RedisBatchedSteps, RedisLimits, RedisMonitor):
+class RedisStorage(RedisBatchedSteps, RedisLimits, RedisBatches, RedisMonitor):
     """The storage contract on Redis: every multi-key step is one atomic Lua script."""
 
     def __init__(self, client: redis.Redis, waiter: redis.Redis, prefix: str) -> None:
@@ -135,13 +135,13 @@ class RedisStorage(RedisBatchedSteps, RedisLimits, RedisMonitor):
         keyed = keyed_job(jobs)
         if keyed is not None:
             return self._create_keyed(keyed)
-        slot = f"{self._p}:creates:{self._token_base}:{threading.get_ident()}"
+        slot = self._create_slot()
         args = new_job_args(jobs)
         return _created(self._run(self._s.create_jobs, slot, self._token(), *args))
 
     def _create_keyed(self, job: NewJob) -> list[str]:
         """One job with its idempotency and unique keys (create_keyed.lua)."""
-        slot = f"{self._p}:creates:{self._token_base}:{threading.get_ident()}"
+        slot = self._create_slot()
         expire_at = job.idempotency_expire_at or job.created_at
         keyed = [slot, self._token(), job.idempotency_key or "", to_us(job.created_at)]
         keyed += [to_us(expire_at), job.unique_key or ""]
