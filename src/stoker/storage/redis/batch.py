@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,10 @@ class RedisBatchedSteps(CombinedSteps):
     def _token(self) -> str:
         """A retry token: unique per call, so a resent script can recognise itself."""
         return f"{self._token_base}{next(self._tokens):x}"
+
+    def _create_slot(self) -> str:
+        """This client thread's retry slot: remembers its last create (see create.lua)."""
+        return f"{self._p}:creates:{self._token_base}:{threading.get_ident()}"
 
     def change_state(self, change: StateChange) -> bool:
         args = [self._p, *change_args(change, self._token())]

@@ -40,6 +40,9 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "admit": ("common", "limits_fn", "admit"),
     "release_slot": ("common", "limits_fn", "release_slot"),
     "promote_waiting": ("common", "limits_fn", "promote_waiting"),
+    "create_batch": ("common", "create", "batch_fn", "create_batch"),
+    "continue_batch": ("common", "create", "batch_fn", "continue_batch"),
+    "finish_batches": ("common", "batch_fn", "finish_batches"),
 }
 
 
@@ -66,6 +69,8 @@ def core_texts() -> str:
             _lua_function("continuation_met", reasons.continuation_met, 2),
             _lua_function("continuation_not_met", reasons.continuation_not_met, 2),
             _lua_function("slot_freed", reasons.slot_freed, 1),
+            _lua_function("batch_finished", reasons.batch_finished, 2),
+            _lua_function("batch_condition_not_met", reasons.batch_condition_not_met, 2),
         ]
     )
 
@@ -122,6 +127,9 @@ class Scripts:
     admit: Script
     release_slot: Script
     promote_waiting: Script
+    create_batch: Script
+    continue_batch: Script
+    finish_batches: Script
 
     @classmethod
     def register(cls, client: redis.Redis) -> Scripts:

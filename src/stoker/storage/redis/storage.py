@@ -9,7 +9,9 @@ prefixed by a letter giving its length ("A7", "B42"), so equal scores sort as nu
                                       s state, i state_id, t time entered state, e enqueued_at,
                                       x expire_at, p parent id, o on_states (",A,B,"),
                                       d deleted_expire_at, g progress, srv server while
-                                      Processing, op token of the last change (retry-safe)
+                                      Processing, op token of the last change (retry-safe),
+                                      b batch of a member (o and d also on a batch's
+                                      continuations)
     P:job:{id}:history        list    JSON {n name, t time, r reason, d data}, oldest first
     P:job:{id}:params         hash    parameter name -> JSON value
     P:job:{id}:logs           list    JSON {t time, m message}
@@ -33,9 +35,23 @@ prefixed by a letter giving its length ("A7", "B42"), so equal scores sort as nu
     P:counter:{key}           string  statistics counters
     P:counter-expiry          zset    counter keys by expire_at
     P:lock:{name}             hash    owner, expires
+    P:batch:{id}              hash    d description, c created_at, n total (members),
+                                      f finished_at and o outcome once finished
+    P:batch:{id}:counts       hash    state -> members in it: enter() moves a member in the
+                                      step that moves it (never counted by reading members)
+    P:batch:{id}:jobs         zset    member ids scored by id (batch_jobs pages)
+    P:batch:{id}:continuations list   ids of the jobs continuing the batch
+    P:batches                 zset    batch ids by created_at (list_batches, newest first)
+    P:batches-open            zset    unfinished batch ids by created_at (finish_batches)
 
 Expiry is logical (delete_expired with the caller's `now`), not Redis TTLs: time is injected,
 and a Redis TTL would count real time and drop the indexes' view of the job silently.
+
+Batches: a member's counts move in enter() (lua/common.lua), which every state change goes
+through, after one HMGET of the job's old state and batch (for a plain job, that read is the
+whole cost). finish_batches walks the open batches' counts, oldest first, and finishes each in
+the script that removes it from P:batches-open, so each batch finishes once. Expiry removes a
+member from its batch's pages but not from its counts: it is not a move.
 
 Search (`Monitor.list_jobs(search=…)`) walks the one state's index in chunks of 500 jobs,
 matching the id exactly or function and argument text as a case-insensitive substring.
@@ -43,9 +59,10 @@ matching the id exactly or function and argument text as a case-insensitive subs
 Connection loss: redis-py reconnects with jittered exponential back-off (options `retries`,
 default 8, and `backoff_cap`, default 2 s), logging once when an outage starts and once when it
 ends. A command whose reply was lost is sent again, so the writes that must not repeat carry a
-token: create_jobs (per-thread slot), fetch_next (claims) and change_state (op field) answer a
-resend with their first result. fire_recurring's resend answers None ("another server won"),
-with the jobs created once; a resent append_log may store its line twice.
+token: create_jobs, create_batch and continue_batch (per-thread slot), fetch_next (claims) and
+change_state (op field) answer a resend with their first result. fire_recurring's resend
+answers None ("another server won"), with the jobs created once; a resent append_log may store
+its line twice.
 
 Without persistence a Redis restart loses everything: jobs, history, schedules, recurring
 definitions and server registrations (servers see heartbeat() return False and announce
@@ -60,7 +77,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -79,6 +95,7 @@ from stoker.core.records import (
     keyed_job,
 )
 from stoker.storage.redis.batch import RedisBatchedSteps
+from stoker.storage.redis.batches import RedisBatches
 from stoker.storage.redis.codec import (
     counter_args,
     log_entry,
@@ -102,7 +119,7 @@ from stoker.storage.redis.settled import SettledListener
 __all__ = ["RedisStorage"]
 
 
-class RedisStorage(RedisBatchedSteps, RedisLimits, RedisMonitor):
+class RedisStorage(RedisBatchedSteps, RedisLimits, RedisBatches, RedisMonitor):
     """The storage contract on Redis: every multi-key step is one atomic Lua script."""
 
     def __init__(self, client: redis.Redis, waiter: redis.Redis, prefix: str) -> None:
@@ -135,13 +152,13 @@ class RedisStorage(RedisBatchedSteps, RedisLimits, RedisMonitor):
         keyed = keyed_job(jobs)
         if keyed is not None:
             return self._create_keyed(keyed)
-        slot = f"{self._p}:creates:{self._token_base}:{threading.get_ident()}"
+        slot = self._create_slot()
         args = new_job_args(jobs)
         return _created(self._run(self._s.create_jobs, slot, self._token(), *args))
 
     def _create_keyed(self, job: NewJob) -> list[str]:
         """One job with its idempotency and unique keys (create_keyed.lua)."""
-        slot = f"{self._p}:creates:{self._token_base}:{threading.get_ident()}"
+        slot = self._create_slot()
         expire_at = job.idempotency_expire_at or job.created_at
         keyed = [slot, self._token(), job.idempotency_key or "", to_us(job.created_at)]
         keyed += [to_us(expire_at), job.unique_key or ""]

@@ -64,11 +64,29 @@ local function next_state_id()
   return string.format('%d', sid)
 end
 
+-- A batch member's move from state `old` (nil: none yet) to `new`, in its batch's counts.
+local function count_move(batch, old, new)
+  if old == new then
+    return
+  end
+  local counts = P .. ':batch:' .. batch .. ':counts'
+  if old then
+    redis.call('HINCRBY', counts, old, -1)
+  end
+  redis.call('HINCRBY', counts, new, 1)
+end
+
 -- Enter state `name` at `at`: history row, current-state fields, state index and placement.
 -- `place` is the queue (Enqueued), the run_at (Scheduled) or the server id (Processing).
+-- Every state change goes through here, so a batch member ('b') is counted here: for a plain
+-- job that costs the one field read.
 local function enter(id, name, at, hist, place)
   local k = jkey(id)
   local m = enc(id)
+  local was = redis.call('HMGET', k, 's', 'b')
+  if was[2] then
+    count_move(was[2], was[1], name)
+  end
   local sid = next_state_id()
   redis.call('RPUSH', k .. ':history', hist)
   redis.call('ZADD', P .. ':state:' .. name, at, m)
