@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -20,14 +21,13 @@ EPILOG = (
 )
 
 
-def _command(name: str) -> Callable[[argparse.Namespace], int]:
-    """Subcommand `name` of stoker.cli.commands, imported when it runs: parsing the command
+def _command(name: str, module: str = "commands") -> Callable[[argparse.Namespace], int]:
+    """Subcommand `name` of stoker.cli.<module>, imported when it runs: parsing the command
     line loads none of the App (and the supervisor of `server --processes N` never does)."""
 
     def run(args: argparse.Namespace) -> int:
-        from stoker.cli import commands
-
-        result: int = getattr(commands, name)(args)
+        handlers = importlib.import_module(f"stoker.cli.{module}")
+        result: int = getattr(handlers, name)(args)
         return result
 
     run.__name__ = name
@@ -203,6 +203,32 @@ def _add_job_parsers(commands: Any) -> None:
         action.set_defaults(handler=handler)
 
 
+def _add_batch_parsers(commands: Any) -> None:
+    batches = commands.add_parser(
+        "batches", help="list, show, delete or requeue batches", epilog=EPILOG
+    )
+    actions = batches.add_subparsers(
+        dest="action", required=True, metavar="{list,show,delete,requeue}"
+    )
+    listing = actions.add_parser("list", help="the newest batches with their progress")
+    _add_app_options(listing)
+    listing.add_argument("--limit", type=int, default=50, help="how many (default: 50)")
+    listing.set_defaults(handler=_command("list_batches", "batches"))
+    show = actions.add_parser("show", help="one batch: jobs per state, continuations")
+    _add_app_options(show)
+    show.add_argument("batch_id")
+    show.add_argument("--json", action="store_true", help="print the batch as JSON")
+    show.set_defaults(handler=_command("show_batch", "batches"))
+    for name, what in (
+        ("delete", "delete the batch's jobs that have not Succeeded or been Deleted"),
+        ("requeue", "requeue the batch's Failed and Deleted jobs"),
+    ):
+        action = actions.add_parser(name, help=what)
+        _add_app_options(action)
+        action.add_argument("batch_id")
+        action.set_defaults(handler=_command("change_batch", "batches"), verb=name)
+
+
 def _add_recurring_parsers(commands: Any) -> None:
     recurring = commands.add_parser(
         "recurring", help="list and steer recurring jobs", epilog=EPILOG
@@ -335,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server_parser(commands)
     _add_job_parsers(commands)
     _add_recurring_parsers(commands)
+    _add_batch_parsers(commands)
     _add_other_parsers(commands)
     return parser
 

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from stoker.dashboard import batches as batch_pages
 from stoker.dashboard import routes_actions, routes_api, routes_metrics, routes_pages
 from stoker.dashboard.config import Authorize, DashboardConfig, ReadOnly
 from stoker.dashboard.render import RetriesCounter, make_environment, root_of
@@ -123,6 +124,7 @@ def create_app(
             *routes_actions.ROUTES,
             *routes_api.ROUTES,
             *routes_pages.ROUTES,
+            *batch_pages.ROUTES,
             *routes_metrics.ROUTES,
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         ],

@@ -118,6 +118,7 @@ def nav_counts(request: Request) -> dict[str, Any]:
         "retries": retries,
         "retries_complete": complete,
         "recurring": len(storage.list_recurring()),
+        "batches": storage.count_batches(),
         "servers": alive,
         "servers_dead": len(servers) - alive,
     }

@@ -120,6 +120,7 @@ def error_page(request: Request, detail: str, status_code: int) -> Response:
             "retries": 0,
             "retries_complete": True,
             "recurring": 0,
+            "batches": 0,
             "servers": 0,
             "servers_dead": 0,
         }
