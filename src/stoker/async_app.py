@@ -9,10 +9,12 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
 from stoker.app import App
 from stoker.client import Client
+from stoker.client.batches import Batch
 from stoker.client.recurring import RecurringJobs
 from stoker.client.waiting import (
     WaitPlan,
@@ -22,6 +24,7 @@ from stoker.client.waiting import (
     settled_watch,
     timeout_seconds,
 )
+from stoker.core.batches import BatchRecord
 from stoker.core.job_info import JobInfo
 from stoker.core.protocols import Storage
 from stoker.core.records import RecurringRecord
@@ -48,6 +51,26 @@ class _Calls:
         # must see what is current where the call was awaited (the request's span, say).
         call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
         return await loop.run_in_executor(self.executor, call)
+
+
+class AsyncBatch:
+    """`App.batch` for `async with`: the block collects jobs (no storage call), its end
+    creates them on a thread of the AsyncApp."""
+
+    def __init__(self, batch: Batch, calls: _Calls) -> None:
+        self.batch = batch
+        self._calls = calls
+
+    async def __aenter__(self) -> Batch:
+        return self.batch.__enter__()
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        await self._calls.run(self.batch.__exit__, kind, error, trace)
 
 
 class AsyncApp:
@@ -131,6 +154,33 @@ class AsyncApp:
 
     async def get_job(self, job_id: str) -> JobInfo | None:
         return await self._calls.run(self._client.get_job, job_id)
+
+    def batch(self, description: str = "") -> AsyncBatch:
+        """`async with jobs.batch("import") as batch:` then `batch.enqueue(...)` and the other
+        calls of `App.batch` (they only collect jobs); the jobs are created when the block
+        ends, on a thread of this AsyncApp."""
+        return AsyncBatch(self._client.batch(description), self._calls)
+
+    async def continue_batch_with(
+        self, batch_id: str, func: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> str:
+        run = self._client.continue_batch_with
+        return await self._calls.run(run, batch_id, func, *args, **kwargs)
+
+    async def continue_batch_if_succeeded(
+        self, batch_id: str, func: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> str:
+        run = self._client.continue_batch_if_succeeded
+        return await self._calls.run(run, batch_id, func, *args, **kwargs)
+
+    async def get_batch(self, batch_id: str) -> BatchRecord | None:
+        return await self._calls.run(self._client.get_batch, batch_id)
+
+    async def delete_batch(self, batch_id: str) -> int:
+        return await self._calls.run(self._client.delete_batch, batch_id)
+
+    async def requeue_batch(self, batch_id: str) -> int:
+        return await self._calls.run(self._client.requeue_batch, batch_id)
 
     async def wait(self, job_id: str, timeout: float | timedelta | None = None) -> JobInfo:
         """The job once it is Succeeded, Failed or Deleted (see `App.wait`); waiting holds no

@@ -11,6 +11,7 @@ import pytest
 import stoker
 from stoker.core import reasons
 from stoker.core.errors import BatchNotFoundError, JobDefinitionError
+from tests.aio import run
 from tests.polling import wait_for
 from tests.scenarios import scenario_jobs as jobs
 from tests.scenarios.conftest import FAST, wait_for_state
@@ -112,3 +113,20 @@ def test_a_hundred_thousand_job_batch_completes_and_continues_once(
     assert found is not None
     assert (found.counts["Succeeded"], found.state) == (100_000, "Succeeded")
     assert (tmp_path / "after-big").read_text().count("\n") == 1
+
+
+def test_an_async_app_makes_and_reads_a_batch(storage_url: str) -> None:
+    async def make() -> tuple[int, str, int]:
+        async with stoker.AsyncApp(storage_url) as client:
+            async with client.batch("from asyncio") as batch:
+                batch.enqueue(jobs.add, 1, 2)
+                batch.then(jobs.add, 0, 0)
+            found = await client.get_batch(batch.id)
+            assert found is not None
+            later = await client.continue_batch_with(batch.id, jobs.add, 3, 3)
+            deleted = await client.delete_batch(batch.id)
+            return found.total, later, deleted
+
+    total, later, deleted = run(make())
+    assert (total, deleted) == (1, 1)
+    assert later
