@@ -43,6 +43,7 @@ def test_quick_benchmark_prints_every_metric_with_its_floor(tmp_path: Path) -> N
     [
         ("key_overhead.py", ["no key", "idempotency key", "unique key"]),
         ("limit_overhead.py", ["plain", "unique key", "concurrency limit", "rate limit"]),
+        ("batch_creation.py", ["enqueue_many", "batch"]),
     ],
 )
 def test_the_overhead_benchmarks_print_a_row_with_every_way(script: str, ways: list[str]) -> None:
