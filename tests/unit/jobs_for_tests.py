@@ -93,3 +93,8 @@ def shadowed(x: int) -> int:  # type: ignore[no-redef]  # the name now means ano
 
 
 LAMBDA = lambda x: x  # noqa: E731  # a module-level lambda is still a lambda
+
+
+@stoker.job(unique=True)
+def unique_add(a: int, b: int = 0) -> int:
+    return a + b

@@ -20,6 +20,7 @@ from stoker.core.batches import (
     awaiting_batch_record,
     validate_description,
 )
+from stoker.core.clock import ensure_aware_utc
 from stoker.core.errors import BatchNotFoundError, JobDefinitionError
 from stoker.core.records import NewJob
 from stoker.core.states import Enqueued, Scheduled
@@ -38,6 +39,11 @@ class Batch:
     `batch.job_ids` lists their ids afterwards, in the order they were added."""
 
     def __init__(self, client: Client, description: str) -> None:
+        if client._options.idempotency_key is not None or client._options.unique_key is not None:
+            raise JobDefinitionError(
+                "a batch's jobs take no idempotency or unique key (a key names one job, "
+                "created alone); the batch itself is created once, when its block ends"
+            )
         self.id = uuid.uuid4().hex
         self.description = validate_description(description)
         self.job_ids: list[str] = []
@@ -69,6 +75,7 @@ class Batch:
     def enqueue(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         """Add a job to run as soon as a worker is free, once the batch is created."""
         invocation, options = self._client._prepare(func, args, kwargs)
+        _refuse_unique(invocation.function, options.unique)
         self._add_members([self._client._enqueued(invocation, options)])
 
     def enqueue_in(
@@ -82,7 +89,9 @@ class Batch:
         self, when: datetime, func: Callable[..., Any], /, *args: Any, **kwargs: Any
     ) -> None:
         """Add a job to run at `when` (an aware datetime)."""
+        when = ensure_aware_utc(when, "when")
         invocation, options = self._client._prepare(func, args, kwargs)
+        _refuse_unique(invocation.function, options.unique)
         queue = options.queue or self._client.runtime.default_queue
         state = Scheduled(enqueue_at=when, queue=queue)
         self._add_members([self._client._new_job(invocation, options, state, run_at=when)])
@@ -129,6 +138,14 @@ class Batch:
                 "jobs inside `with client.batch() as batch:`, or continue it with "
                 "continue_batch_with"
             )
+
+
+def _refuse_unique(function: str, unique: bool | None) -> None:
+    if unique:
+        raise JobDefinitionError(
+            f"{function} is a unique job (@stoker.job(unique=True)): enqueue it on its own, "
+            "not in a batch"
+        )
 
 
 def batch_continuation(
