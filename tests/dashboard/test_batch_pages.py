@@ -58,3 +58,11 @@ def test_a_batch_is_deleted_from_its_page_with_a_csrf_token(
     assert found.counts["Deleted"] == 3
     bad = client.post(path, data={"csrf_token": token, "action": "explode"})
     assert bad.status_code == 400
+
+
+def test_a_jobs_page_links_to_its_batch(app: stoker.App, client: TestClient) -> None:
+    batch = make_batch(app)
+    member = client.get(f"/job/{batch.job_ids[0]}").text
+    assert f'Part of batch <a class="mono" href="/batch/{batch.id}">' in member
+    waiting = client.get(f"/job/{batch.job_ids[-1]}").text
+    assert f'Continues batch <a class="mono" href="/batch/{batch.id}">' in waiting

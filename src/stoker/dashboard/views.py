@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from stoker.core.batches import BATCH_PARAM
 from stoker.core.limits import CONCURRENCY_KEY_PARAM, CONCURRENCY_PARAM
 from stoker.core.protocols import Monitor
 from stoker.core.records import JobRecord, LogLine, SearchResult, StateRecord
@@ -201,6 +202,11 @@ def _entry_details(state: StateRecord) -> list[tuple[str, str]]:
         shown += [
             ("Concurrency key", str(data.get(CONCURRENCY_KEY_PARAM))),
             ("Limit", str(data.get(CONCURRENCY_PARAM))),
+        ]
+    elif state.name == "Awaiting" and BATCH_PARAM in data:
+        shown += [
+            ("Batch", str(data.get(BATCH_PARAM))),
+            ("On", ", ".join(data.get("on_states", []))),
         ]
     elif state.name == "Awaiting":
         shown += [
