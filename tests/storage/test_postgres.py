@@ -463,8 +463,8 @@ def test_a_bulk_create_stores_what_single_creates_store(
 
 
 def test_squeezing_whitespace_leaves_string_literals_alone() -> None:
-    text = "SELECT  a,\n   'x ( y'' z , ',\n  f( b )  FROM t WHERE c = '\n'"
-    assert squeeze(text) == "SELECT a,'x ( y'' z , ',f(b)FROM t WHERE c = '\n'"
+    text = "SELECT  a || ' = ',\n   'x ( y'' z , ',\n  f( b )  FROM t WHERE c = '\n'"
+    assert squeeze(text) == "SELECT a||' = ','x ( y'' z , ',f(b)FROM t WHERE c='\n'"
 
 
 def test_every_statement_is_short_enough_for_psycopgs_query_cache() -> None:

@@ -32,7 +32,7 @@ WITH ch AS (
         %(enqueued_reason)b::text[], %(deleted_reason)b::text[],
         %(deleted_expire_at)b::timestamptz[]
     ) AS u (id, expected, state_id, name, reason, data, at, queue, run_at, expire_at,
-        server_id, params, final, release, enqueued_reason, deleted_reason, deleted_expire_at)
+        server_id, params, final, release, enq_why, del_why, del_x)
 ),
 before AS (SELECT j.id, j.children FROM {s}.job AS j JOIN ch ON ch.id = j.id),
 cur AS (
@@ -68,11 +68,11 @@ bumped AS (
         expire_at = excluded.expire_at
 ),
 kids AS (
-    SELECT k.id, k.queue, ch.at, ch.enqueued_reason, ch.deleted_reason, ch.deleted_expire_at,
+    SELECT k.id, k.queue, ch.at, ch.enq_why, ch.del_why, ch.del_x,
         CASE WHEN ch.name = ANY(k.on_states) THEN 'Enqueued' ELSE 'Deleted' END AS new_state
     FROM {s}.job AS k JOIN ch ON k.parent_id = ch.id
     WHERE ch.release AND k.state = 'Awaiting'
-        AND NOT EXISTS (SELECT FROM {s}.concurrency_wait AS w WHERE w.job_id = k.id)
+        AND NOT EXISTS (SELECT FROM {s}.concurrency_wait WHERE job_id = k.id)
         AND (ch.name = ANY(k.on_states) OR ch.final)
         AND EXISTS (SELECT FROM cur WHERE cur.id = ch.id)
     ORDER BY k.id
@@ -81,7 +81,7 @@ kids AS (
 kid_history AS (
     INSERT INTO {s}.job_state (job_id, name, reason, data, created_at)
     SELECT id, new_state,
-        CASE WHEN new_state = 'Enqueued' THEN enqueued_reason ELSE deleted_reason END,
+        CASE WHEN new_state = 'Enqueued' THEN enq_why ELSE del_why END,
         CASE WHEN new_state = 'Enqueued' THEN json_build_object('queue', queue)
              ELSE json_build_object() END,
         at
@@ -93,7 +93,7 @@ kid_updated AS (
     UPDATE {s}.job AS j
     SET state = h.name, state_id = h.id, state_at = kids.at,
         expire_at = CASE WHEN h.name = 'Deleted'
-            THEN coalesce(kids.deleted_expire_at, j.deleted_expire_at) END
+            THEN coalesce(kids.del_x, j.deleted_expire_at) END
     FROM kid_history AS h JOIN kids ON kids.id = h.job_id
     WHERE j.id = h.job_id
     RETURNING j.id, j.queue, j.state, j.parent_id AS parent
