@@ -529,3 +529,40 @@ def test_a_schema_of_version_2_gains_keys_and_limits_and_keeps_its_jobs(
         assert upgraded.batch_jobs("b-1") == []
     finally:
         upgraded.close()
+
+
+# --- batches ---------------------------------------------------------------------------------
+
+
+def test_batch_members_are_counted_in_each_backends_own_shard(
+    storage: PostgresStorage, postgres_url: str
+) -> None:
+    from dataclasses import replace
+
+    from stoker.core.batches import NewBatch
+    from stoker.testing.contract import at, make_job
+
+    def member(state: str = "Enqueued", **options: Any) -> NewJob:
+        return replace(make_job(state=state, **options), batch_id="b-1")
+
+    jobs = [member(), member(), member("Scheduled", run_at=at(10))]
+    ids = storage.create_batch(NewBatch("b-1", "three", at(0)), jobs)
+    other = open_storage(postgres_url)
+    try:
+        fetched = other.fetch_next(["default"], "gone-server", "w", at(1))  # another backend
+        assert fetched is not None
+        assert fetched.id == ids[0]
+        assert storage.enqueue_due_scheduled(at(11), 10) == 1  # the scheduler moves one
+        assert storage.requeue_orphaned_jobs(at(12), 10) == [ids[0]]  # the watchdog another
+        assert other.fetch_next(["default"], "server-1", "w", at(13)) is not None
+    finally:
+        other.close()
+    found = storage.get_batch("b-1")
+    assert found is not None
+    assert {name: n for name, n in found.counts.items() if n} == {"Enqueued": 2, "Processing": 1}
+    s = sql.Identifier(_schema_of(postgres_url))
+    with psycopg.connect(postgres_url.partition("?")[0]) as conn:
+        query = sql.SQL("SELECT count(DISTINCT shard) FROM {}.batch_count").format(s)
+        row = conn.execute(query).fetchone()
+    assert row is not None
+    assert row[0] >= 2

@@ -12,7 +12,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from stoker.core.batches import BatchRecord, NewBatch, batch_outcome, continuation_record
+from stoker.core.batches import (
+    BatchRecord,
+    NewBatch,
+    batch_outcome,
+    continuation_record,
+    is_finished,
+)
 from stoker.core.errors import BatchNotFoundError
 from stoker.core.records import JobRecord, NewJob, StateChange
 from stoker.core.states import STATE_NAMES
@@ -111,7 +117,10 @@ class PostgresBatches(PostgresBase):
             done = conn.execute(self._q["done_batches"], {"limit": max(0, limit)}).fetchall()
             for batch_id, total in done:
                 rows = conn.execute(self._q["batch_counts"], {"id": batch_id}).fetchall()
-                outcome = batch_outcome({state: int(n) for state, n in rows}, int(total))
+                counts = {state: int(n) for state, n in rows}
+                if not is_finished(counts, int(total)):
+                    continue  # a member moved back since the statement above (fresh snapshot)
+                outcome = batch_outcome(counts, int(total))
                 finish = {"id": batch_id, "now": now, "outcome": outcome}
                 if conn.execute(self._q["finish_batch"], finish).fetchone() is not None:
                     released = self._release(conn, batch_id, outcome, now)
