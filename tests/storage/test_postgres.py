@@ -17,7 +17,9 @@ from stoker.core.records import NewJob, StateChange, StateRecord
 from stoker.errors import ForeignDatabaseError, SchemaTooNewError, StorageError, StorageURLError
 from stoker.storage import open_storage
 from stoker.storage.postgres.batch_sql import BATCH_QUERIES
+from stoker.storage.postgres.batches_sql import BATCHES_QUERIES
 from stoker.storage.postgres.db import parse_job_id
+from stoker.storage.postgres.limits import LIMIT_QUERIES
 from stoker.storage.postgres.monitor import COLUMN_FRAGMENTS, MONITOR_QUERIES
 from stoker.storage.postgres.schema import LATEST_VERSION, MIGRATIONS
 from stoker.storage.postgres.sql import WRITE_QUERIES, render, squeeze
@@ -474,7 +476,14 @@ def test_every_statement_is_short_enough_for_psycopgs_query_cache() -> None:
 
     schema = "s" * 30
     storage_sql = render(
-        {**WRITE_QUERIES, **BATCH_QUERIES, **UPKEEP_QUERIES, **MONITOR_QUERIES},
+        {
+            **WRITE_QUERIES,
+            **BATCH_QUERIES,
+            **UPKEEP_QUERIES,
+            **MONITOR_QUERIES,
+            **LIMIT_QUERIES,
+            **BATCHES_QUERIES,
+        },
         schema,
         f"stoker_jobs.{schema}",
         COLUMN_FRAGMENTS,
@@ -496,8 +505,12 @@ def test_a_schema_of_version_2_gains_keys_and_limits_and_keeps_its_jobs(
     opened.close()
     schema = _schema_of(postgres_url)
     with psycopg.connect(postgres_url.partition("?")[0], autocommit=True) as conn:
+        s = sql.Identifier(schema)
+        conn.execute(sql.SQL("DROP TRIGGER job_batch_count ON {}.job").format(s))  # version 5's
+        conn.execute(sql.SQL("DROP FUNCTION {}.count_batch_move()").format(s))
+        conn.execute(sql.SQL("ALTER TABLE {}.job DROP COLUMN batch_id").format(s))  # its index too
         tables = ("idempotency", "unique_key", "concurrency_slot", "concurrency_wait", "rate_start")
-        for table in tables:
+        for table in (*tables, "batch", "batch_count", "batch_continuation"):
             conn.execute(sql.SQL("DROP TABLE {}.{}").format(*map(sql.Identifier, (schema, table))))
         conn.execute(
             sql.SQL("DELETE FROM {}.schema_version WHERE version >= 3").format(
@@ -512,5 +525,44 @@ def test_a_schema_of_version_2_gains_keys_and_limits_and_keeps_its_jobs(
         assert upgraded.create_jobs([keyed]) == [first]
         assert first != old_job
         assert upgraded.promote_waiting(at(1), 10) == 0  # the limits' tables are there
+        assert upgraded.finish_batches(at(1), 10) == []  # and the batches'
+        assert upgraded.batch_jobs("b-1") == []
     finally:
         upgraded.close()
+
+
+# --- batches ---------------------------------------------------------------------------------
+
+
+def test_batch_members_are_counted_in_each_backends_own_shard(
+    storage: PostgresStorage, postgres_url: str
+) -> None:
+    from dataclasses import replace
+
+    from stoker.core.batches import NewBatch
+    from stoker.testing.contract import at, make_job
+
+    def member(state: str = "Enqueued", **options: Any) -> NewJob:
+        return replace(make_job(state=state, **options), batch_id="b-1")
+
+    jobs = [member(), member(), member("Scheduled", run_at=at(10))]
+    ids = storage.create_batch(NewBatch("b-1", "three", at(0)), jobs)
+    other = open_storage(postgres_url)
+    try:
+        fetched = other.fetch_next(["default"], "gone-server", "w", at(1))  # another backend
+        assert fetched is not None
+        assert fetched.id == ids[0]
+        assert storage.enqueue_due_scheduled(at(11), 10) == 1  # the scheduler moves one
+        assert storage.requeue_orphaned_jobs(at(12), 10) == [ids[0]]  # the watchdog another
+        assert other.fetch_next(["default"], "server-1", "w", at(13)) is not None
+    finally:
+        other.close()
+    found = storage.get_batch("b-1")
+    assert found is not None
+    assert {name: n for name, n in found.counts.items() if n} == {"Enqueued": 2, "Processing": 1}
+    s = sql.Identifier(_schema_of(postgres_url))
+    with psycopg.connect(postgres_url.partition("?")[0]) as conn:
+        query = sql.SQL("SELECT count(DISTINCT shard) FROM {}.batch_count").format(s)
+        row = conn.execute(query).fetchone()
+    assert row is not None
+    assert row[0] >= 2

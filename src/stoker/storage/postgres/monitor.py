@@ -167,7 +167,7 @@ MONITOR_QUERIES["jobs_by_ids"] = """
     WHERE j.id = ANY(%(ids)s::bigint[])"""
 
 
-def _job_record(row: Sequence[Any]) -> JobRecord:
+def job_record(row: Sequence[Any]) -> JobRecord:
     return JobRecord(
         id=str(row[0]),
         function=row[1],
@@ -238,7 +238,7 @@ class PostgresMonitorReads(SearchedPages, PostgresBase):
         params: dict[str, Any] = {"state": state, "queue": queue}
         params.update(offset=max(0, offset), limit=max(0, limit))
         name = f"list_{queue is not None}_{newest_first}"
-        return [_job_record(row) for row in self._fetchall(name, params)]
+        return [job_record(row) for row in self._fetchall(name, params)]
 
     def count_jobs(self, state: str, *, queue: str | None = None, search: str | None = None) -> int:
         if search:
@@ -265,7 +265,7 @@ class PostgresMonitorReads(SearchedPages, PostgresBase):
         if not ids:
             return []
         rows = self._fetchall("jobs_by_ids", {"ids": [int(job_id) for job_id in ids]})
-        found = {str(row[0]): _job_record(row) for row in rows}
+        found = {str(row[0]): job_record(row) for row in rows}
         return [found[job_id] for job_id in ids if job_id in found]
 
     def _due_page(
@@ -295,7 +295,7 @@ class PostgresMonitorReads(SearchedPages, PostgresBase):
 
                 ids = latest_first(keys, offset, count_later, ids_due_at)
             rows = conn.execute(self._q["jobs_by_ids"], {"ids": ids}).fetchall() if ids else []
-            found = {row[0]: _job_record(row) for row in rows}
+            found = {row[0]: job_record(row) for row in rows}
             return [found[job_id] for job_id in ids if job_id in found]
 
         return self._db.run(read, transaction=True)
@@ -311,7 +311,7 @@ class PostgresMonitorReads(SearchedPages, PostgresBase):
         )
         logs = tuple(LogLine(_json_time(at), message) for at, message in _as_json(row[16]) or ())
         return JobDetails(
-            job=_job_record(row),
+            job=job_record(row),
             history=history,
             logs=logs,
             continuations=tuple(str(child) for child in row[17] or ()),

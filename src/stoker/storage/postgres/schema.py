@@ -196,6 +196,52 @@ CREATE INDEX rate_start_key ON {s}.rate_start (key, at);
 CREATE INDEX rate_start_job ON {s}.rate_start (job_id) WHERE job_id IS NOT NULL;
 """,
     ),
+    (
+        5,
+        "batches: members counted per state, continuations",
+        # See stoker.storage.postgres.batches. The column is nullable without a default (no
+        # table rewrite) and its index partial, so a plain job's row and updates cost nothing
+        # more; the trigger's WHEN clause is checked in the row update itself, so a plain job's
+        # move queues no trigger call. A member's move adds -1/+1 in this backend's shard rows
+        # of its batch (as state_count): concurrent workers never wait on one count row.
+        """
+ALTER TABLE {s}.job ADD COLUMN batch_id text;
+CREATE INDEX job_batch ON {s}.job (batch_id, id) WHERE batch_id IS NOT NULL;
+CREATE TABLE {s}.batch (
+    id text PRIMARY KEY,
+    description text NOT NULL,
+    created_at timestamptz NOT NULL,
+    total bigint NOT NULL,
+    finished_at timestamptz,
+    outcome text
+);
+CREATE INDEX batch_open ON {s}.batch (created_at) WHERE finished_at IS NULL;
+CREATE INDEX batch_newest ON {s}.batch (created_at, id);
+CREATE TABLE {s}.batch_count (
+    batch_id text NOT NULL,
+    state text NOT NULL,
+    shard integer NOT NULL,
+    n bigint NOT NULL,
+    PRIMARY KEY (batch_id, state, shard)
+) WITH (fillfactor = 50);
+CREATE TABLE {s}.batch_continuation (
+    job_id bigint PRIMARY KEY,
+    batch_id text NOT NULL
+);
+CREATE INDEX batch_continuation_batch ON {s}.batch_continuation (batch_id, job_id);
+CREATE FUNCTION {s}.count_batch_move() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO {s}.batch_count AS c (batch_id, state, shard, n)
+    VALUES (NEW.batch_id, OLD.state, pg_backend_pid(), -1),
+        (NEW.batch_id, NEW.state, pg_backend_pid(), 1)
+    ON CONFLICT (batch_id, state, shard) DO UPDATE SET n = c.n + excluded.n;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER job_batch_count AFTER UPDATE OF state ON {s}.job FOR EACH ROW
+    WHEN (NEW.batch_id IS NOT NULL AND OLD.state IS DISTINCT FROM NEW.state)
+    EXECUTE FUNCTION {s}.count_batch_move();
+""",
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

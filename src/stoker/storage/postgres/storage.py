@@ -14,6 +14,8 @@ from stoker.core.errors import StorageURLError
 from stoker.core.records import Claim, NewJob, RecurringRecord, ServerRecord
 from stoker.storage.common.urls import redact_url
 from stoker.storage.postgres.batch_sql import BATCH_QUERIES
+from stoker.storage.postgres.batches import PostgresBatches
+from stoker.storage.postgres.batches_sql import BATCHES_QUERIES
 from stoker.storage.postgres.db import Conn, PostgresDatabase
 from stoker.storage.postgres.jobs import PostgresJobWrites
 from stoker.storage.postgres.limits import LIMIT_QUERIES, PostgresLimits
@@ -140,7 +142,7 @@ def _split_url(url: str, options: dict[str, Any]) -> tuple[str, str]:
     return conninfo, schema
 
 
-class PostgresStorage(PostgresJobWrites, PostgresLimits, PostgresMonitorReads):
+class PostgresStorage(PostgresJobWrites, PostgresLimits, PostgresBatches, PostgresMonitorReads):
     """Storage on PostgreSQL 13+ (psycopg 3, psycopg_pool); see DESIGN.md §6.
 
     Job ids are bigserial integers exposed as strings. Every step of a job's life is one
@@ -182,6 +184,7 @@ class PostgresStorage(PostgresJobWrites, PostgresLimits, PostgresMonitorReads):
             **BATCH_QUERIES,
             **UPKEEP_QUERIES,
             **LIMIT_QUERIES,
+            **BATCHES_QUERIES,
             **MONITOR_QUERIES,
             **_OTHER_QUERIES,
         }
