@@ -107,9 +107,10 @@ def test_rate_limited_jobs_start_at_their_turns(app: stoker.App, tmp_path: Path)
         for job_id in job_ids:
             wait_for_state(app, job_id, "Succeeded", timeout=30)
     starts = sorted(at for event, _, at in runs(tmp_path) if event == "start")
-    # Two start at once, two a second later, two a second after that (never sooner).
+    # Two start at once, two a second later, two a second after that (never sooner): no
+    # three starts within a second (a little slack for when each job wrote its line).
     assert starts[-1] - starts[0] >= 1.95
-    assert sum(1 for at in starts if at < starts[0] + 0.95) == 2
+    assert all(later - first >= 0.95 for first, later in zip(starts, starts[2:], strict=False))
     deferred = [app.get_job(job_id) for job_id in job_ids]
     put_off = [
         entry
@@ -118,6 +119,6 @@ def test_rate_limited_jobs_start_at_their_turns(app: stoker.App, tmp_path: Path)
         for entry in info.history
         if entry.name == "Scheduled"
     ]
-    assert len(put_off) == 4
+    assert len(put_off) >= 4  # a job back late may be put off once more (see guarantees)
     key = jobs.two_per_second.__module__ + ":two_per_second"
     assert {entry.reason for entry in put_off} == {reasons.rate_limited(key, "2/s")}
