@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from stoker.core import reasons
 from stoker.core.batches import (
@@ -22,11 +22,53 @@ from stoker.core.batches import (
 )
 from stoker.core.clock import ensure_aware_utc
 from stoker.core.errors import BatchNotFoundError, JobDefinitionError
+from stoker.core.jobs import Invocation, JobOptions
 from stoker.core.records import NewJob
-from stoker.core.states import Enqueued, Scheduled
+from stoker.core.runtime import Runtime
+from stoker.core.states import Enqueued, Scheduled, State
 
-if TYPE_CHECKING:
-    from stoker.client.client import Client
+
+class Client(Protocol):
+    """What batches use of the Client that makes them (stoker.client.client.Client), named
+    here so that this module does not import it back."""
+
+    @property
+    def runtime(self) -> Runtime: ...
+
+    def _has_keys(self) -> bool: ...
+
+    def _prepare(
+        self, func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> tuple[Invocation, JobOptions]: ...
+
+    def _enqueued(self, invocation: Invocation, options: JobOptions) -> NewJob: ...
+
+    def _new_job(
+        self, invocation: Invocation, options: JobOptions, state: State, **extra: Any
+    ) -> NewJob: ...
+
+    def _bulk_jobs(
+        self,
+        func: Callable[..., Any],
+        calls: Iterable[Sequence[Any] | Mapping[str, Any]],
+        what: str,
+        limit: int = ...,
+    ) -> tuple[list[NewJob], JobOptions]: ...
+
+    def _with_limits(self, jobs: list[NewJob]) -> list[NewJob]: ...
+
+    def _store(
+        self, jobs: list[NewJob], create: Callable[[list[NewJob]], list[str]], keyed: bool = ...
+    ) -> list[str]: ...
+
+    def delete(
+        self, job_id: str, *, expected_state: str | None = None, reason: str | None = None
+    ) -> bool: ...
+
+    def requeue(
+        self, job_id: str, *, expected_state: str | None = None, reason: str | None = None
+    ) -> bool: ...
+
 
 MAX_BATCH_JOBS = 200_000
 PAGE = 500  # members read at a time when a batch is deleted or requeued
@@ -39,7 +81,7 @@ class Batch:
     `batch.job_ids` lists their ids afterwards, in the order they were added."""
 
     def __init__(self, client: Client, description: str) -> None:
-        if client._options.idempotency_key is not None or client._options.unique_key is not None:
+        if client._has_keys():
             raise JobDefinitionError(
                 "a batch's jobs take no idempotency or unique key (a key names one job, "
                 "created alone); the batch itself is created once, when its block ends"
@@ -108,14 +150,14 @@ class Batch:
         (Succeeded, Failed or Deleted), then runs whatever the outcome."""
         self._check_open()
         self._jobs.append(
-            self._client._batch_continuation(self.id, ANY_OUTCOME, func, args, kwargs)
+            batch_continuation(self._client, self.id, ANY_OUTCOME, func, args, kwargs)
         )
 
     def then_if_succeeded(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         """Add a continuation that runs only if every job of the batch Succeeded (it is
         Deleted otherwise, its history saying why)."""
         self._check_open()
-        continuation = self._client._batch_continuation(self.id, ONLY_SUCCEEDED, func, args, kwargs)
+        continuation = batch_continuation(self._client, self.id, ONLY_SUCCEEDED, func, args, kwargs)
         self._jobs.append(continuation)
 
     def _add_members(self, jobs: list[NewJob]) -> None:
@@ -157,7 +199,7 @@ def batch_continuation(
     kwargs: Mapping[str, Any],
 ) -> NewJob:
     """An Awaiting job that continues batch `batch_id` (see Storage.continue_batch)."""
-    if client._options.idempotency_key is not None or client._options.unique_key is not None:
+    if client._has_keys():
         raise JobDefinitionError("a batch continuation takes no idempotency or unique key")
     invocation, options = client._prepare(func, args, kwargs)
     queue = options.queue or client.runtime.default_queue

@@ -416,15 +416,9 @@ class Client:
     def _params(self, options: JobOptions) -> dict[str, Any]:
         return job_params(options, self._runtime.default_retries)
 
-    def _batch_continuation(
-        self,
-        batch_id: str,
-        on_states: tuple[str, ...],
-        func: Callable[..., Any],
-        args: Sequence[Any],
-        kwargs: Mapping[str, Any],
-    ) -> NewJob:
-        return batch_continuation(self, batch_id, on_states, func, args, kwargs)
+    def _has_keys(self) -> bool:
+        """Whether this client's calls carry an idempotency or a unique key."""
+        return self._options.idempotency_key is not None or self._options.unique_key is not None
 
     def _enqueued(self, invocation: Invocation, options: JobOptions) -> NewJob:
         queue = options.queue or self._runtime.default_queue
