@@ -25,13 +25,11 @@ BATCHES_QUERIES: dict[str, str] = {
         ON CONFLICT (id) DO NOTHING RETURNING id""",
     # Setting batch_id fires no UPDATE OF state trigger: the first counts are taken here, from
     # the members' rows, the only time they are ever read to count them.
+    # Members got their batch_id in their insert: their first counts, by state.
     "join_batch": """
-        WITH joined AS (
-            UPDATE {s}.job SET batch_id = %(batch)s WHERE id = ANY(%(ids)s::bigint[])
-            RETURNING state
-        )
         INSERT INTO {s}.batch_count (batch_id, state, shard, n)
-        SELECT %(batch)s, state, pg_backend_pid(), count(*) FROM joined GROUP BY state""",
+        SELECT %(batch)s, state, pg_backend_pid(), count(*) FROM {s}.job
+        WHERE id = ANY(%(ids)s::bigint[]) GROUP BY state""",
     # Continuations created Deleted (their batch finished already) get their expiry as
     # finish_batches would give them.
     "add_continuations": """

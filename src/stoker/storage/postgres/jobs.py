@@ -27,6 +27,7 @@ _UNFINISHED = sorted(UNFINISHED_STATES)
 _BATCH_COLUMNS = (
     "function", "args", "kwargs", "queue", "params", "created_at", "state", "reason", "data",
     "state_at", "run_at", "expire_at", "parent_id", "on_states", "deleted_expire_at",
+    "batch_id",
 )  # fmt: skip
 
 
@@ -64,6 +65,7 @@ def _batch_params(jobs: Sequence[NewJob], parent_states: Mapping[str, str]) -> d
             state.created_at, job.run_at if state.name == "Scheduled" else None, expire_at,
             parse_job_id(job.parent_id) if job.parent_id else None,
             ",".join(job.on_states) if job.on_states else None, job.deleted_expire_at,
+            job.batch_id,
         ))  # fmt: skip
     columns = zip(*rows, strict=True)
     return {name: list(values) for name, values in zip(_BATCH_COLUMNS, columns, strict=True)}

@@ -32,9 +32,9 @@ notified AS (
 _CREATE_TAIL = """
 jobs AS (
     INSERT INTO {s}.job (id, queue, state, state_id, state_at, created_at, params, run_at,
-        expire_at, parent_id, on_states, deleted_expire_at)
+        expire_at, parent_id, on_states, deleted_expire_at, batch_id)
     SELECT id, queue, state, sid, state_at, created_at, params, run_at, expire_at, parent_id,
-        string_to_array(on_states, ','), deleted_expire_at
+        string_to_array(on_states, ','), deleted_expire_at, batch_id
     FROM src
 ),
 payload AS (
@@ -63,15 +63,16 @@ WITH src AS (
     SELECT nextval({job_seq}) AS id, nextval({state_seq}) AS sid, u.function, u.args,
         u.kwargs, u.queue, u.params::jsonb AS params, u.created_at, u.state, u.reason,
         u.data::json AS data, u.state_at, u.run_at, u.expire_at, u.parent_id, u.on_states,
-        u.deleted_expire_at, u.ord
+        u.deleted_expire_at, u.batch_id, u.ord
     FROM unnest(
         %(function)b::text[], %(args)b::text[], %(kwargs)b::text[], %(queue)b::text[],
         %(params)b::text[], %(created_at)b::timestamptz[], %(state)b::text[],
         %(reason)b::text[], %(data)b::text[], %(state_at)b::timestamptz[],
         %(run_at)b::timestamptz[], %(expire_at)b::timestamptz[], %(parent_id)b::bigint[],
-        %(on_states)b::text[], %(deleted_expire_at)b::timestamptz[]
+        %(on_states)b::text[], %(deleted_expire_at)b::timestamptz[], %(batch_id)b::text[]
     ) WITH ORDINALITY AS u (function, args, kwargs, queue, params, created_at, state, reason,
-        data, state_at, run_at, expire_at, parent_id, on_states, deleted_expire_at, ord)
+        data, state_at, run_at, expire_at, parent_id, on_states, deleted_expire_at, batch_id,
+        ord)
 ),
 {create_tail}"""
 
@@ -86,7 +87,8 @@ WITH src AS (
         %(state_at)s::timestamptz AS state_at, %(run_at)s::timestamptz AS run_at,
         %(expire_at)s::timestamptz AS expire_at, %(parent_id)s::bigint AS parent_id,
         %(on_states)s::text AS on_states,
-        %(deleted_expire_at)s::timestamptz AS deleted_expire_at, u.ord
+        %(deleted_expire_at)s::timestamptz AS deleted_expire_at,
+        %(batch_id)s::text AS batch_id, u.ord
     FROM unnest(%(args)b::text[], %(kwargs)b::text[]) WITH ORDINALITY AS u (args, kwargs, ord)
 ),
 {create_tail}"""
@@ -101,7 +103,8 @@ WITH src AS (
         %(reason)s::text AS reason, %(data)s::json AS data,
         %(state_at)s::timestamptz AS state_at, %(run_at)s::timestamptz AS run_at,
         %(expire_at)s::timestamptz AS expire_at, %(parent_id)s::bigint AS parent_id,
-        %(on_states)s::text AS on_states, %(deleted_expire_at)s::timestamptz AS deleted_expire_at
+        %(on_states)s::text AS on_states, %(deleted_expire_at)s::timestamptz AS deleted_expire_at,
+        %(batch_id)s::text AS batch_id
 ),
 {create_tail}"""
 

@@ -21,7 +21,6 @@ from stoker.storage.sqlite.monitor import JOB_COLUMNS, job_record
 
 INSERT_BATCH = "INSERT INTO batch (id, description, created_at, total) VALUES (?, ?, ?, ?)"
 BATCH_EXISTS = "SELECT finished_at, outcome FROM batch WHERE id = ?"
-JOIN_BATCH = "UPDATE job SET batch_id = ?1 WHERE id IN (SELECT value FROM json_each(?2))"
 FIRST_COUNTS = """
     INSERT INTO batch_count (batch_id, state, n)
     SELECT ?1, state, count(*) FROM job WHERE batch_id = ?1 GROUP BY state"""
@@ -56,9 +55,7 @@ def create_batch(
     members = [job for job in jobs if job.batch_id == batch.id]
     conn.execute(INSERT_BATCH, (batch.id, batch.description, to_us(batch.created_at), len(members)))
     ids = insert_jobs(conn, woken, jobs) if jobs else []
-    member_ids = [int(i) for i, job in zip(ids, jobs, strict=True) if job.batch_id == batch.id]
     waiting = [int(i) for i, job in zip(ids, jobs, strict=True) if job.awaits_batch == batch.id]
-    conn.execute(JOIN_BATCH, (batch.id, json.dumps(member_ids)))
     conn.execute(FIRST_COUNTS, (batch.id,))
     conn.execute(ADD_CONTINUATIONS, (batch.id, json.dumps(waiting)))
     return ids

@@ -41,8 +41,8 @@ _JITTER = random.Random()
 # (still in the row's old values) into job_state. So each step below is ONE statement.
 INSERT_JOB = """
     INSERT INTO job (state, queue, state_id, state_at, created_at, run_at, expire_at, parent_id,
-        on_states, deleted_expire_at, reason, data, params, function, args, kwargs)
-    VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+        on_states, deleted_expire_at, reason, data, params, function, args, kwargs, batch_id)
+    VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 # Whether a queue has work: one probe of the partial index job_enqueued (Enqueued jobs only).
 PEEK = "SELECT 1 FROM job WHERE state = 'Enqueued' AND queue = ? LIMIT 1"
 # Finds and claims the oldest Enqueued job of one queue in one statement. The Enqueued state
@@ -149,6 +149,7 @@ def _job_row(job: NewJob, params_memo: dict[int, tuple[Any, str]]) -> list[Any]:
         job.function,
         job.args,
         job.kwargs,
+        job.batch_id,
     ]
 
 
