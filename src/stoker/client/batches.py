@@ -53,6 +53,7 @@ class Client(Protocol):
         calls: Iterable[Sequence[Any] | Mapping[str, Any]],
         what: str,
         limit: int = ...,
+        batch_id: str | None = ...,
     ) -> tuple[list[NewJob], JobOptions]: ...
 
     def _with_limits(self, jobs: list[NewJob]) -> list[NewJob]: ...
@@ -142,8 +143,13 @@ class Batch:
         self, func: Callable[..., Any], calls: Iterable[Sequence[Any] | Mapping[str, Any]]
     ) -> None:
         """Add one job per item, as `enqueue_many` does."""
-        jobs, _ = self._client._bulk_jobs(func, calls, "a batch", MAX_BATCH_JOBS)
-        self._add_members(jobs)
+        self._check_open()
+        left = MAX_BATCH_JOBS - self._members
+        jobs, _ = self._client._bulk_jobs(func, calls, "a batch", left, self.id)
+        if jobs:  # made as members, with the client's limits in their shared params
+            self._client._with_limits(jobs[:1])  # checks them
+            self._jobs.extend(jobs)
+            self._members += len(jobs)
 
     def then(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         """Add a continuation: it waits in Awaiting until every job of the batch settled

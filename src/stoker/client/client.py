@@ -19,7 +19,7 @@ from stoker.client.plan import (
 from stoker.client.recurring import RecurringJobs
 from stoker.client.waiting import wait_for_job
 from stoker.core import reasons
-from stoker.core.batches import ANY_OUTCOME, ONLY_SUCCEEDED, BatchRecord
+from stoker.core.batches import ANY_OUTCOME, BATCH_PARAM, ONLY_SUCCEEDED, BatchRecord
 from stoker.core.clock import ensure_aware_utc
 from stoker.core.errors import JobDefinitionError, JobNotFoundError
 from stoker.core.interrupts import shielded
@@ -221,9 +221,10 @@ class Client:
         calls: Iterable[Sequence[Any] | Mapping[str, Any]],
         what: str,
         limit: int = MAX_BULK,
+        batch_id: str | None = None,
     ) -> tuple[list[NewJob], JobOptions]:
-        """The Enqueued jobs of a bulk call, sharing one state record and one params mapping
-        (storages encode a shared mapping once)."""
+        """The Enqueued jobs of a bulk call (members of batch `batch_id` if given), sharing
+        one state record and one params mapping (storages encode a shared mapping once)."""
         plan = self._plan(func)
         if self._options.idempotency_key is not None or self._options.unique_key is not None:
             raise JobDefinitionError(
@@ -238,7 +239,9 @@ class Client:
         now = self._runtime.clock.now()
         # One transaction, one moment: every job of the call shares the Enqueued record.
         record = Enqueued(queue=plan.queue).to_record(now)
-        params = dict(plan.params)
+        params = {**plan.params, **self._options.limits}
+        if batch_id is not None:
+            params[BATCH_PARAM] = batch_id
         jobs = []
         for index, call in enumerate(calls):
             try:
@@ -246,7 +249,7 @@ class Client:
                 job_args, job_kwargs = plan.encode(args, kwargs)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"item {index} of {what}: {exc}") from exc
-            jobs.append(_job(plan, job_args, job_kwargs, record, now, params))
+            jobs.append(_job(plan, job_args, job_kwargs, record, now, params, batch_id))
             if len(jobs) > limit:
                 raise ValueError(f"{what} takes at most {limit} jobs per call")
         return jobs, plan.options
@@ -456,8 +459,10 @@ class Client:
 
     def _with_limits(self, jobs: list[NewJob]) -> list[NewJob]:
         """The jobs of one call with this client's limits, checked (one function per call)."""
-        if self._options.limits:
-            jobs = _with_params(jobs, self._options.limits)
+        limits = self._options.limits
+        first = jobs[0].params
+        if limits and any(first.get(name) != value for name, value in limits.items()):
+            jobs = _with_params(jobs, limits)  # (a bulk call's jobs carry them already)
         check_limits(jobs[0].function, jobs[0].params)
         return jobs
 
@@ -523,8 +528,9 @@ def _job(
     state: StateRecord,
     now: datetime,
     params: Mapping[str, Any],
+    batch_id: str | None = None,
 ) -> NewJob:
-    """An Enqueued job of `plan`."""
+    """An Enqueued job of `plan` (a member of batch `batch_id` if given)."""
     return NewJob(
         function=plan.function,
         args=args,
@@ -533,6 +539,7 @@ def _job(
         state=state,
         created_at=now,
         params=params,
+        batch_id=batch_id,
     )
 
 
