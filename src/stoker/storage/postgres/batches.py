@@ -70,7 +70,7 @@ class PostgresBatches(PostgresBase):
             }
             if conn.execute(self._q["insert_batch"], values).fetchone() is None:
                 raise ValueError(f"batch {batch.id} already exists")
-            ids = self._insert_jobs(conn, jobs) if jobs else []
+            ids = self._insert_split(conn, batch.id, jobs)
             pairs = list(zip(ids, jobs, strict=True))
             joined = [int(i) for i, job in pairs if job.batch_id == batch.id]
             waiting = [int(i) for i, job in pairs if job.awaits_batch == batch.id]
@@ -80,6 +80,20 @@ class PostgresBatches(PostgresBase):
             return ids
 
         return self._db.run(body, transaction=True, idempotent=False)
+
+    def _insert_split(self, conn: Conn, batch_id: str, jobs: Sequence[NewJob]) -> list[str]:
+        """Insert the members, then the other jobs (continuations), and return the ids in the
+        order of `jobs`: the members of one `enqueue_many` then go as one uniform statement
+        (two arrays, not fifteen), which a continuation among them would prevent."""
+        members = [index for index, job in enumerate(jobs) if job.batch_id == batch_id]
+        others = [index for index, job in enumerate(jobs) if job.batch_id != batch_id]
+        ids: list[str] = [""] * len(jobs)
+        for indexes in (members, others):
+            if indexes:
+                made = self._insert_jobs(conn, [jobs[index] for index in indexes])
+                for index, job_id in zip(indexes, made, strict=True):
+                    ids[index] = job_id
+        return ids
 
     def _add_continuations(
         self, conn: Conn, batch_id: str, ids: list[int], expiring: list[int]

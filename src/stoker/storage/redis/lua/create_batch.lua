@@ -23,10 +23,9 @@ local members, counts = {}, {}
 for j, job in ipairs(jobs) do
   local role, id = string.sub(roles, j, j), result[j + 1]
   if role == 'm' then
-    local k = jkey(id)
-    redis.call('HSET', k, 'b', bid)
-    local state = redis.call('HGET', k, 's')
-    counts[state] = (counts[state] or 0) + 1
+    redis.call('HSET', jkey(id), 'b', bid)
+    -- A member has no parent, so it starts in the state it was sent in (initial_state).
+    counts[job.s] = (counts[job.s] or 0) + 1
     members[#members + 1] = id
     members[#members + 1] = id
   elseif role == 'w' then
