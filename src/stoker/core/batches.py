@@ -45,7 +45,7 @@ class BatchRecord:
     @property
     def settled(self) -> int:
         """Members that are Succeeded, Failed or Deleted."""
-        return sum(self.counts.get(name, 0) for name in SETTLED_STATES)
+        return settled_count(self.counts)
 
     @property
     def state(self) -> str:
@@ -65,8 +65,13 @@ def batch_outcome(counts: Mapping[str, int], total: int) -> str:
     return "Failed" if counts.get("Failed", 0) else "Deleted"
 
 
+def settled_count(counts: Mapping[str, int]) -> int:
+    """How many of a batch's jobs, counted per state, are Succeeded, Failed or Deleted."""
+    return sum(counts.get(name, 0) for name in SETTLED_STATES)
+
+
 def is_finished(counts: Mapping[str, int], total: int) -> bool:
-    return sum(counts.get(name, 0) for name in SETTLED_STATES) >= total
+    return settled_count(counts) >= total
 
 
 def continuation_record(

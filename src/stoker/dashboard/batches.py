@@ -46,9 +46,14 @@ def _batch_id(request: Request) -> str:
     return batch_id
 
 
+def _paging(request: Request, total: int) -> ListQuery:
+    """The page and page size asked for (a job list's query; its state and sort go unused)."""
+    return ListQuery.parse("Enqueued", request.query_params).clamped(total)
+
+
 def batches(request: Request) -> Response:
     monitor = config_of(request).monitor
-    query = ListQuery.parse("Enqueued", request.query_params).clamped(monitor.count_batches())
+    query = _paging(request, monitor.count_batches())
     rows = [batch_row(b) for b in monitor.list_batches(offset=query.offset, limit=query.size)]
     return render(request, "batches.html", page="batches", rows=rows, query=query)
 
@@ -59,7 +64,7 @@ def batch_details(request: Request) -> Response:
     found = monitor.get_batch(batch_id)
     if found is None:
         raise HTTPException(404, f"There is no batch with id {batch_id!r}.")
-    query = ListQuery.parse("Enqueued", request.query_params).clamped(found.total)
+    query = _paging(request, found.total)
     jobs: list[JobRecord] = monitor.batch_jobs(batch_id, offset=query.offset, limit=query.size)
     continuations = monitor.job_states(list(found.continuations))
     return render(
